@@ -1,0 +1,5 @@
+"""`python -m werfpull`."""
+
+from werfpull.cli import main
+
+raise SystemExit(main())

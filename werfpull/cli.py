@@ -1,0 +1,155 @@
+"""The command line: parse arguments, call one library function, print, map errors.
+
+Nothing below this module prints to the terminal or exits; exit codes come from the
+error classes in `errors.py` and are documented in README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import tempfile
+
+from werfpull import __version__, skopeo
+from werfpull.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, WerfpullError
+
+log = logging.getLogger("werfpull")
+
+
+def _project_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dir", default=".", help="project directory (default: .)")
+    p.add_argument("--config", help="config file (default: DIR/werf.yaml)")
+
+
+def _registry_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--insecure-registry", action="store_true",
+                   help="allow plain HTTP and unverified TLS")
+    p.add_argument("--skip-tls-verify-registry", action="store_true",
+                   help="do not verify the registry's TLS certificate")
+    p.add_argument("--registry-authfile",
+                   help="auth file (default: REGISTRY_AUTH_FILE, then the docker config)")
+
+
+def _format_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def _plan_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("repo", metavar="REPO", help="stages repository, HOST[:PORT]/PATH")
+    p.add_argument("images", metavar="IMAGE", nargs="*", help="only these images")
+    p.add_argument("--all-stages", action="store_true",
+                   help="pull every remote stage, not only the last valid one")
+    p.add_argument("--dest", help="containers-storage[:[DRIVER@ROOT+RUNROOT]], docker-daemon,"
+                   " oci:DIR or docker://HOST/REPO (default: what this host has)")
+    p.add_argument("--inventory", choices=("auto", "probe", "list"), default="auto",
+                   help="how to learn which stages the registry has")
+    p.add_argument("--retries", type=int, default=3, help="retries of transient errors")
+    _project_args(p)
+    _registry_args(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="werfpull", description="Pull the stages cache a build needs from a registry.")
+    parser.add_argument("--version", action="version", version=f"werfpull {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more logging (-vv: every command run)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("signatures", help="print the stage signatures of every image")
+    _project_args(p)
+    _registry_args(p)
+    _format_arg(p)
+    p.set_defaults(func=cmd_signatures)
+
+    p = sub.add_parser("plan", help="show what a pull would take, without pulling")
+    _plan_args(p)
+    _format_arg(p)
+    p.add_argument("--out", help="also write the plan as JSON to this file")
+    p.set_defaults(func=cmd_plan)
+    return parser
+
+
+def registry_options(args) -> skopeo.RegistryOptions:
+    return skopeo.RegistryOptions(insecure=args.insecure_registry,
+                                  skip_tls_verify=args.skip_tls_verify_registry,
+                                  authfile=args.registry_authfile)
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write through a temporary file so a reader never sees half a file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".werfpull-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def cmd_signatures(args) -> int:
+    from werfpull.project import load_project
+    from werfpull.view import signatures_text
+
+    project = load_project(args.dir, args.config, registry_options(args))
+    if args.format == "json":
+        print(json.dumps({"project": project.config.project,
+                          "images": [s.to_json() for s in project.signed]}, indent=2))
+    else:
+        sys.stdout.write(signatures_text(project.config.project, project.signed))
+    return 0
+
+
+def plan_request(args):
+    from werfpull.commands.plan import PlanRequest
+
+    return PlanRequest(repo=args.repo, images=args.images, directory=args.dir,
+                       config=args.config, all_stages=args.all_stages, dest=args.dest,
+                       registry=registry_options(args), inventory=args.inventory,
+                       retries=args.retries)
+
+
+def cmd_plan(args) -> int:
+    from werfpull.commands.plan import make_plan
+    from werfpull.view import plan_text
+
+    plan = make_plan(plan_request(args))
+    if args.out:
+        write_atomic(args.out, plan.dumps())
+    sys.stdout.write(plan.dumps() if args.format == "json" else plan_text(plan))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="werfpull: %(message)s", stream=sys.stderr)
+    signal.signal(signal.SIGTERM, _sigterm)
+    try:
+        return args.func(args)
+    except WerfpullError as exc:
+        print(f"werfpull: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("werfpull: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Terminated:
+        print("werfpull: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
+    except BrokenPipeError:
+        return 0
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that cleanup runs as for Ctrl-C."""
+
+
+def _sigterm(signum, frame):
+    raise Terminated()

@@ -1,0 +1,1 @@
+"""The library entry points behind each CLI subcommand: one module per command."""

@@ -1,0 +1,209 @@
+"""The plan: a versioned, self-describing, JSON-serialisable record of what to pull.
+
+Owns the plan's shape, its serialisation and the strict check of a plan file read
+back from disk: a tampered, truncated or foreign plan is refused before anything runs,
+with the field named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+
+from werfpull import __version__
+from werfpull.errors import PlanError, UsageError
+from werfpull.refs import DIGEST_RE, SIGNATURE_RE, parse_repo, stage_tag
+
+FORMAT = 1
+
+
+@dataclass
+class StageState:
+    name: str
+    signature: str
+    remote: bool | None  # None: unknown
+    local: bool | None
+
+
+@dataclass
+class ImagePlan:
+    name: str | None
+    kind: str
+    needed: bool
+    stages: list[StageState]
+    selected: str | None
+    reason: str
+
+
+@dataclass
+class Pull:
+    tag: str
+    signature: str
+    stage: str
+    digest: str
+    size: int | None
+    layers: list[list]  # [digest, size], config blob first
+    images: list  # names of the images and artifacts that use it (None: unnamed)
+
+
+@dataclass
+class Plan:
+    repo: str
+    dest: str
+    dest_reason: str
+    registry: dict
+    project: str
+    config_digest: str
+    all_stages: bool
+    images: list[ImagePlan]
+    pulls: list[Pull]
+    download: int | None  # bytes of the pulls' blobs not already in the destination
+    inventory: str = "auto"  # which strategy listed the registry
+    format: int = FORMAT
+    tool: str = __version__
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data.pop("extra")
+        order = ["format", "tool", "repo", "dest", "dest_reason", "registry", "project",
+                 "config_digest", "all_stages", "inventory", "download", "images", "pulls"]
+        return {k: data[k] for k in order}
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2, sort_keys=False) + "\n"
+
+    @property
+    def identity(self) -> str:
+        """A digest naming this plan; the same plan always has the same identity."""
+        canon = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(canon.encode()).hexdigest()
+
+    @property
+    def total_size(self) -> int:
+        return sum(p.size or 0 for p in self.pulls)
+
+
+def load_plan(path: str) -> Plan:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise PlanError(f"{path}: cannot read the plan: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise PlanError(f"{path}: not a plan (invalid JSON at line {exc.lineno}: {exc.msg})",
+                        hint="the file is truncated or was edited; plan again") from None
+    return plan_from_json(data, path)
+
+
+def plan_from_json(data, path: str = "plan") -> Plan:
+    check = _Checker(path)
+    check.type("", data, dict)
+    if data.get("format") != FORMAT:
+        raise PlanError(f"{path}: plan format {data.get('format')!r} is not {FORMAT}",
+                        hint="plan again with this werfpull")
+    repo = check.field(data, "repo", str)
+    try:
+        parse_repo(repo)
+    except UsageError:
+        raise check.bad("repo", "is not a valid repository reference") from None
+    for key in ("dest", "dest_reason", "project", "config_digest", "tool"):
+        check.field(data, key, str)
+    _check_dest(check, data["dest"])
+    if not DIGEST_RE.fullmatch(data["config_digest"]):
+        raise check.bad("config_digest", "is not a sha256 digest")
+    registry = check.field(data, "registry", dict)
+    for key, value in registry.items():
+        if key not in ("insecure", "skip_tls_verify") or not isinstance(value, bool):
+            raise check.bad(f"registry.{key}", "is not a known boolean registry option")
+    images = [_image(check, i, raw) for i, raw in enumerate(check.field(data, "images", list))]
+    pulls = [_pull(check, i, raw) for i, raw in enumerate(check.field(data, "pulls", list))]
+    download = data.get("download")
+    if download is not None and (type(download) is not int or download < 0):
+        raise check.bad("download", "is not a byte count")
+    return Plan(repo=repo, dest=data["dest"], dest_reason=data["dest_reason"],
+                registry=registry, project=data["project"],
+                config_digest=data["config_digest"],
+                all_stages=check.field(data, "all_stages", bool), images=images, pulls=pulls,
+                download=download, inventory=str(data.get("inventory", "auto")),
+                tool=data["tool"])
+
+
+def _check_dest(check, dest: str) -> None:
+    from werfpull.dest import parse_dest
+
+    try:
+        parse_dest(dest)
+    except UsageError as exc:
+        raise check.bad("dest", f"is not a destination ({exc.message})") from None
+
+
+def _image(check, i: int, raw) -> ImagePlan:
+    at = f"images[{i}]"
+    check.type(at, raw, dict)
+    name = raw.get("name")
+    if name is not None and not isinstance(name, str):
+        raise check.bad(f"{at}.name", "is not a string or null")
+    stages = []
+    for j, st in enumerate(check.field(raw, "stages", list, at)):
+        sat = f"{at}.stages[{j}]"
+        check.type(sat, st, dict)
+        sig = check.field(st, "signature", str, sat)
+        if not SIGNATURE_RE.fullmatch(sig):
+            raise check.bad(f"{sat}.signature", "is not 64 lower-case hex digits")
+        stages.append(StageState(check.field(st, "name", str, sat), sig,
+                                 st.get("remote"), st.get("local")))
+    selected = raw.get("selected")
+    if selected is not None and not (
+            isinstance(selected, str) and SIGNATURE_RE.fullmatch(selected)):
+        raise check.bad(f"{at}.selected", "is not a signature or null")
+    return ImagePlan(name, check.field(raw, "kind", str, at), check.field(raw, "needed", bool, at),
+                     stages, selected, check.field(raw, "reason", str, at))
+
+
+def _pull(check, i: int, raw) -> Pull:
+    at = f"pulls[{i}]"
+    check.type(at, raw, dict)
+    sig = check.field(raw, "signature", str, at)
+    if not SIGNATURE_RE.fullmatch(sig):
+        raise check.bad(f"{at}.signature", "is not 64 lower-case hex digits")
+    if check.field(raw, "tag", str, at) != stage_tag(sig):
+        raise check.bad(f"{at}.tag", "does not match its signature")
+    if not DIGEST_RE.fullmatch(check.field(raw, "digest", str, at)):
+        raise check.bad(f"{at}.digest", "is not a sha256 digest")
+    size = raw.get("size")
+    if size is not None and (type(size) is not int or size < 0):
+        raise check.bad(f"{at}.size", "is not a byte count")
+    layers = check.field(raw, "layers", list, at)
+    for j, layer in enumerate(layers):
+        if not (isinstance(layer, list) and len(layer) == 2 and isinstance(layer[0], str)
+                and DIGEST_RE.fullmatch(layer[0]) and type(layer[1]) is int and layer[1] >= 0):
+            raise check.bad(f"{at}.layers[{j}]", "is not [sha256 digest, size]")
+    images = check.field(raw, "images", list, at)
+    if any(n is not None and not isinstance(n, str) for n in images):
+        raise check.bad(f"{at}.images", "holds something other than image names")
+    return Pull(raw["tag"], sig, check.field(raw, "stage", str, at), raw["digest"], size,
+                layers, images)
+
+
+class _Checker:
+    def __init__(self, path: str):
+        self.path = path
+
+    def bad(self, field_name: str, problem: str) -> PlanError:
+        return PlanError(f"{self.path}: field {field_name!r} {problem}",
+                         hint="the plan was edited or damaged; plan again")
+
+    def type(self, at: str, value, kind) -> None:
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            raise self.bad(at or "(top level)", f"is not a {kind.__name__}")
+
+    def field(self, data: dict, key: str, kind, at: str = ""):
+        name = f"{at}.{key}" if at else key
+        if key not in data:
+            raise self.bad(name, "is missing")
+        self.type(name, data[key], kind)
+        return data[key]

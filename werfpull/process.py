@@ -1,0 +1,54 @@
+"""The process boundary: every external command runs through `run` here.
+
+Owns logging the argv, running it through `sh`, and turning a failure into a
+`ToolError` carrying argv, exit code and the tail of stderr. Callers classify.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+import sh
+
+from werfpull.errors import ToolError
+
+log = logging.getLogger("werfpull.process")
+STDERR_TAIL = 2000
+
+
+class Result:
+    def __init__(self, argv: list[str], code: int, stdout: bytes, stderr: bytes):
+        self.argv, self.code, self.stdout = argv, code, stdout
+        self.stderr = stderr.decode("utf-8", "replace")
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0
+
+    def error(self, message: str | None = None) -> ToolError:
+        tail = self.stderr.strip()[-STDERR_TAIL:]
+        last = tail.splitlines()[-1] if tail else f"exit code {self.code}"
+        return ToolError(message or f"{self.argv[0]} failed: {last}", argv=self.argv,
+                         code=self.code, stderr=tail)
+
+
+def require(tool: str, package: str | None = None) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise ToolError(f"{tool} is not installed",
+                        hint=f"install the {package or tool} package (scripts/bootstrap does)")
+    return path
+
+
+def run(argv: list[str], *, timeout: float | None = None, env: dict | None = None) -> Result:
+    """Run argv to completion; never raises for a non-zero exit, only for a missing tool."""
+    log.debug("run: %s", " ".join(argv))
+    cmd = sh.Command(require(argv[0]))
+    try:
+        proc = cmd(*argv[1:], _return_cmd=True, _timeout=timeout, _env=env, _in=None)
+        return Result(argv, proc.exit_code, proc.stdout, proc.stderr)
+    except sh.ErrorReturnCode as exc:
+        return Result(argv, exc.exit_code, exc.stdout or b"", exc.stderr or b"")
+    except sh.TimeoutException:
+        return Result(argv, 124, b"", f"timed out after {timeout} s".encode())

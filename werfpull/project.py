@@ -1,0 +1,63 @@
+"""A project on disk: its config, its git state and its signatures.
+
+Owns the I/O edge between a checkout and the pure signer: where werf.yaml is, which
+repository holds it, and how a `fromLatest` base image's digest is asked for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+from werfpull import process, skopeo
+from werfpull.config import Config, Image, load_config
+from werfpull.errors import UsageError
+from werfpull.gitfiles import GitState
+from werfpull.registry import classify
+from werfpull.signatures import ImageStages, Signer
+
+
+@dataclass
+class Project:
+    config: Config
+    signed: list[ImageStages]  # config order
+
+    def select(self, names: list[str]) -> list[ImageStages]:
+        """The named images and what they need, or everything when no name is given."""
+        if not names:
+            return self.signed
+        known = {i.name for i in self.config.images if i.name is not None}
+        for name in names:
+            if name not in known:
+                import difflib
+
+                near = difflib.get_close_matches(name, sorted(known), n=1)
+                raise UsageError(f"{self.config.path}: no image or artifact named {name!r}",
+                                 hint=f"did you mean {near[0]!r}?" if near else
+                                 f"known: {', '.join(sorted(known)) or 'none'}")
+        keep = {i.name for i in self.config.needed_closure(names)}
+        return [s for s in self.signed if s.image.name in keep]
+
+    @property
+    def order(self) -> list[Image]:
+        return self.config.order()
+
+
+def base_digest(opts: skopeo.RegistryOptions):
+    """The resolver for `fromLatest`: the base image's manifest digest in its registry."""
+    def resolve(ref: str) -> str:
+        result = process.run(skopeo.inspect_raw(f"docker://{ref}", opts))
+        if not result.ok:
+            raise classify(result, ref.split("/", 1)[0], f"the base image {ref} (fromLatest)")
+        return "sha256:" + hashlib.sha256(result.stdout).hexdigest()
+    return resolve
+
+
+def load_project(directory: str = ".", config: str | None = None,
+                 opts: skopeo.RegistryOptions | None = None) -> Project:
+    directory = os.path.abspath(directory)
+    cfg = load_config(directory, config)
+    git = GitState(directory, cfg.path)
+    signer = Signer(cfg, git.tree_for, base_digest(opts or skopeo.RegistryOptions()))
+    return Project(cfg, signer.sign_all())

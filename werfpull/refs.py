@@ -1,0 +1,89 @@
+"""Image reference grammar (Docker Distribution's `reference` package) for what we name.
+
+Everything that reaches a command line or a script as a registry, repository, tag or
+digest is validated here first, so a hostile name never gets further than this.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from werfpull.errors import UsageError
+
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?"
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*"
+_NAME = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+REPO_RE = re.compile(_NAME)
+DOMAIN_RE = re.compile(_DOMAIN)
+TAG_RE = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
+DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
+SIGNATURE_RE = re.compile(r"[0-9a-f]{64}")
+STAGE_TAG_RE = re.compile(r"image-stage-([0-9a-f]{64})")
+STAGE_TAG_PREFIX = "image-stage-"
+
+
+def stage_tag(signature: str) -> str:
+    if not SIGNATURE_RE.fullmatch(signature):
+        raise ValueError(f"not a stage signature: {signature!r}")
+    return STAGE_TAG_PREFIX + signature
+
+
+def signature_of_tag(tag: str) -> str | None:
+    """The signature in a stage tag; None for any other tag, even one that looks close."""
+    m = STAGE_TAG_RE.fullmatch(tag)
+    return m.group(1) if m else None
+
+
+@dataclass(frozen=True)
+class Repo:
+    """A stages repository, `HOST[:PORT]/PATH`, without tag or digest."""
+
+    name: str
+
+    @property
+    def host(self) -> str:
+        first, _, rest = self.name.partition("/")
+        if rest and ("." in first or ":" in first or first == "localhost" or first[:1] == "["):
+            return first
+        return "docker.io"
+
+    def tagged(self, signature: str) -> str:
+        return f"{self.name}:{stage_tag(signature)}"
+
+    def digested(self, digest: str) -> str:
+        check_digest(digest)
+        return f"{self.name}@{digest}"
+
+    def with_host(self, host: str) -> Repo:
+        """The same repository path on another registry (a mirror)."""
+        check_host(host)
+        path = self.name.split("/", 1)[1] if self.host != "docker.io" or \
+            self.name.startswith("docker.io/") else self.name
+        return parse_repo(f"{host}/{path}")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def parse_repo(text: str, what: str = "REPO") -> Repo:
+    if len(text) > 255 or not REPO_RE.fullmatch(text):
+        raise UsageError(
+            f"{what} {text!r} is not a valid repository reference",
+            hint="expected HOST[:PORT]/PATH, lower-case, without a tag (e.g. "
+                 "registry.example.com/project/stages)",
+        )
+    return Repo(text)
+
+
+def check_host(text: str) -> str:
+    if not DOMAIN_RE.fullmatch(text):
+        raise UsageError(f"{text!r} is not a valid registry host (HOST[:PORT])")
+    return text
+
+
+def check_digest(text: str) -> str:
+    if not isinstance(text, str) or not DIGEST_RE.fullmatch(text):
+        raise ValueError(f"not a sha256 digest: {text!r}")
+    return text

@@ -1,0 +1,66 @@
+"""Text views for people: signatures and plans, as a reviewer reads them."""
+
+from __future__ import annotations
+
+from werfpull.plan import Plan
+from werfpull.signatures import ImageStages
+
+
+def human_bytes(n: int | None) -> str:
+    if n is None:
+        return "unknown size"
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    raise AssertionError
+
+
+def image_label(kind: str, name: str | None) -> str:
+    return "image (unnamed)" if name is None else f"{kind} {name}"
+
+
+def signatures_text(project: str, signed: list[ImageStages]) -> str:
+    lines = [f"project {project}"]
+    for s in signed:
+        lines.append(image_label(s.image.kind, s.image.name))
+        lines += [f"  {st.name:<20} {st.signature}" for st in s.stages]
+    return "\n".join(lines) + "\n"
+
+
+def plan_text(plan: Plan) -> str:
+    lines = [
+        f"Plan for {plan.repo} (project {plan.project})",
+        f"  destination {plan.dest} ({plan.dest_reason})",
+        f"  {'all stages' if plan.all_stages else 'last valid stage per image'};"
+        f" registry listed by {plan.inventory}; config {plan.config_digest[:19]}",
+        "",
+    ]
+    pulled = {p.signature: p for p in plan.pulls}
+    for image in plan.images:
+        lines.append(f"{image_label(image.kind, image.name)}: {image.reason}")
+        if not image.needed and not plan.all_stages:
+            continue
+        for st in image.stages:
+            marks = ("remote" if st.remote else "-", "local" if st.local else "-")
+            arrow = "  <- pull" if st.signature in pulled else (
+                "  <- selected" if st.signature == image.selected else "")
+            lines.append(f"  {st.name:<20} {st.signature[:12]}  {marks[0]:<6} {marks[1]:<5}{arrow}")
+    shared = [p for p in plan.pulls if len(p.images) > 1]
+    if shared:
+        lines += ["", "Shared stages, pulled once:"]
+        lines += [f"  {p.stage} {p.signature[:12]} for "
+                  f"{', '.join(n if n is not None else '(unnamed)' for n in p.images)}"
+                  for p in shared]
+    lines.append("")
+    if plan.pulls:
+        already = plan.total_size - plan.download if plan.download is not None else None
+        lines.append(
+            f"To pull: {len(plan.pulls)} stage{'s' if len(plan.pulls) != 1 else ''}, "
+            f"{human_bytes(plan.download)} to download"
+            + (f" ({human_bytes(already)} of {human_bytes(plan.total_size)} already local"
+               " or shared)" if already else ""))
+    else:
+        lines.append("To pull: nothing")
+    return "\n".join(lines) + "\n"
