@@ -71,7 +71,33 @@ def build_parser() -> argparse.ArgumentParser:
     _format_arg(p)
     p.add_argument("--out", help="also write the plan as JSON to this file")
     p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("pull", help="plan, then pull the planned stages")
+    _plan_args(p)
+    _apply_args(p)
+    _format_arg(p)
+    p.set_defaults(func=cmd_pull)
+
+    p = sub.add_parser("apply", help="pull exactly what a saved plan lists")
+    p.add_argument("plan", metavar="PLAN.json")
+    p.add_argument("--dest", help="override the plan's destination")
+    p.add_argument("--repo", help="refuse the plan unless it is for this repository")
+    p.add_argument("--force", action="store_true",
+                   help="apply even if the checkout's config changed since planning")
+    p.add_argument("--retries", type=int, default=3, help="retries of transient errors")
+    _apply_args(p)
+    _project_args(p)
+    _registry_args(p)
+    _format_arg(p)
+    p.set_defaults(func=cmd_apply)
     return parser
+
+
+def _apply_args(p: argparse.ArgumentParser) -> None:
+    from werfpull.transfer import DEFAULT_JOBS
+
+    p.add_argument("--jobs", type=int, default=DEFAULT_JOBS,
+                   help=f"copies at once (default {DEFAULT_JOBS})")
 
 
 def registry_options(args) -> skopeo.RegistryOptions:
@@ -125,6 +151,76 @@ def cmd_plan(args) -> int:
         write_atomic(args.out, plan.dumps())
     sys.stdout.write(plan.dumps() if args.format == "json" else plan_text(plan))
     return 0
+
+
+def _progress(event) -> None:
+    from werfpull.view import human_bytes
+
+    pull = event.pull
+    what = f"{pull.stage} {pull.signature[:12]}"
+    if event.kind == "start" and event.attempt == 1:
+        users = ", ".join(n if n is not None else "(unnamed)" for n in pull.images)
+        line = f"pulling {what} ({human_bytes(pull.size)}) for {users}"
+    elif event.kind == "done":
+        rate = (pull.size or 0) / event.seconds if event.seconds else 0
+        line = (f"pulled  {what} {human_bytes(pull.size)} in {event.seconds:.1f} s"
+                f" ({human_bytes(int(rate))}/s)")
+    elif event.kind == "retry":
+        line = f"retry {event.attempt} of {what} in {event.delay:.1f} s: {event.error}"
+    elif event.kind == "fail":
+        line = f"FAILED  {what}: {event.error}"
+    elif event.kind == "skip":
+        line = f"skipped {what}: already in the destination"
+    else:
+        return
+    print(f"werfpull: {line}", file=sys.stderr, flush=True)
+
+
+def _report_outcome(plan, outcome, fmt: str) -> None:
+    from werfpull.view import outcome_text
+
+    if fmt == "json":
+        print(json.dumps({"plan": plan.identity, "dest": plan.dest, **outcome.to_json()},
+                         indent=2))
+    else:
+        sys.stdout.write(outcome_text(plan, outcome))
+
+
+def _apply_reporting(plan, fmt: str, run):
+    from werfpull.errors import TransferFailed
+
+    try:
+        outcome = run()
+    except TransferFailed as exc:
+        if exc.outcome is not None:
+            _report_outcome(plan, exc.outcome, fmt)
+        raise
+    _report_outcome(plan, outcome, fmt)
+    return 0
+
+
+def cmd_pull(args) -> int:
+    from werfpull.commands.plan import make_plan
+    from werfpull.commands.pull import apply_plan
+
+    req = plan_request(args)
+    plan = make_plan(req)
+    print(f"werfpull: destination {plan.dest} ({plan.dest_reason}); "
+          f"{len(plan.pulls)} stage(s) to pull", file=sys.stderr)
+    return _apply_reporting(plan, args.format, lambda: apply_plan(
+        plan, registry=req.registry, jobs=args.jobs, retries=args.retries, report=_progress))
+
+
+def cmd_apply(args) -> int:
+    from werfpull.commands.pull import apply_plan, check_fresh
+    from werfpull.plan import load_plan
+
+    plan = load_plan(args.plan)
+    check_fresh(plan, args.plan, repo=args.repo, directory=args.dir, config=args.config,
+                force=args.force)
+    return _apply_reporting(plan, args.format, lambda: apply_plan(
+        plan, dest=args.dest, registry=registry_options(args), jobs=args.jobs,
+        retries=args.retries, report=_progress))
 
 
 def main(argv: list[str] | None = None) -> int:

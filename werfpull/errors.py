@@ -106,3 +106,8 @@ class TransferFailed(WerfpullError):
     """Some stages of an apply failed; the others landed."""
 
     exit_code = EXIT_FAILED
+    outcome = None
+
+    def with_outcome(self, outcome) -> TransferFailed:
+        self.outcome = outcome
+        return self

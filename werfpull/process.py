@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 
 import sh
 
@@ -41,14 +42,43 @@ def require(tool: str, package: str | None = None) -> str:
     return path
 
 
+_live: dict[int, object] = {}
+_live_lock = threading.Lock()
+
+
 def run(argv: list[str], *, timeout: float | None = None, env: dict | None = None) -> Result:
-    """Run argv to completion; never raises for a non-zero exit, only for a missing tool."""
+    """Run argv to completion; never raises for a non-zero exit, only for a missing tool.
+
+    The child is tracked while it runs so that `terminate_all` can stop it when the
+    user interrupts werfpull: a SIGTERM reaches only our own process, not our children.
+    """
     log.debug("run: %s", " ".join(argv))
     cmd = sh.Command(require(argv[0]))
+    proc = cmd(*argv[1:], _bg=True, _bg_exc=False, _return_cmd=True, _timeout=timeout,
+               _env=env, _in=None, _new_session=False)
+    with _live_lock:
+        _live[id(proc)] = proc
     try:
-        proc = cmd(*argv[1:], _return_cmd=True, _timeout=timeout, _env=env, _in=None)
+        proc.wait()
         return Result(argv, proc.exit_code, proc.stdout, proc.stderr)
     except sh.ErrorReturnCode as exc:
         return Result(argv, exc.exit_code, exc.stdout or b"", exc.stderr or b"")
+    except sh.SignalException as exc:
+        return Result(argv, -abs(exc.exit_code), exc.stdout or b"", exc.stderr or b"")
     except sh.TimeoutException:
         return Result(argv, 124, b"", f"timed out after {timeout} s".encode())
+    finally:
+        with _live_lock:
+            _live.pop(id(proc), None)
+
+
+def terminate_all() -> int:
+    """Stop every child still running (SIGTERM); returns how many were stopped."""
+    with _live_lock:
+        procs = list(_live.values())
+    for proc in procs:
+        try:
+            proc.terminate()
+        except OSError:  # it ended meanwhile
+            pass
+    return len(procs)

@@ -64,3 +64,12 @@ def plan_text(plan: Plan) -> str:
     else:
         lines.append("To pull: nothing")
     return "\n".join(lines) + "\n"
+
+
+def outcome_text(plan: Plan, outcome) -> str:
+    idle = sum(1 for i in plan.images if i.needed and not any(
+        p.signature == i.selected for p in plan.pulls))
+    return (f"Pulled {len(outcome.pulled)} stage{'s' if len(outcome.pulled) != 1 else ''}"
+            f" ({human_bytes(outcome.bytes)}) in {outcome.seconds:.1f} s into {plan.dest};"
+            f" {len(outcome.skipped)} already local; {idle} image(s) with nothing to pull;"
+            f" {outcome.retries} retries; {len(outcome.failed)} failed\n")

@@ -1,0 +1,249 @@
+"""Executing a plan: copy each planned stage with skopeo, verify it, retry what is transient.
+
+Owns the copy argv of a stage (shared with the script renderer), parallel copies,
+retries with exponential backoff and jitter, digest verification, and stopping the
+skopeo children on an interrupt. Progress goes to a reporter callback, never to a
+terminal directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import random
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from werfpull import process, skopeo
+from werfpull.dest import Destination, local_stages
+from werfpull.errors import RegistryError
+from werfpull.plan import Plan, Pull
+from werfpull.refs import Repo
+from werfpull.registry import classify, is_absent, is_transient
+
+# Measured in docs/benchmarks.md ("Parallel copies"): beyond 4, copies of small stages
+# on 2 cores gain nothing and large ones contend for the same link.
+DEFAULT_JOBS = 4
+DEFAULT_RETRIES = 3
+BACKOFF_BASE = 0.5  # seconds; doubled per attempt, with full jitter
+BACKOFF_MAX = 8.0
+
+
+def copy_argv(repo: Repo, pull: Pull, dest: Destination, opts: skopeo.RegistryOptions, *,
+              retries: int = 0, digestfile: str | None = None) -> list[str]:
+    """The skopeo copy of one planned stage: from the digest the plan recorded to its name.
+
+    Copying by digest means a tag moved after planning cannot change what lands.
+    """
+    return skopeo.copy(
+        f"docker://{repo.digested(pull.digest)}", dest.ref(repo, pull.signature),
+        src_opts=opts, dest_opts=opts if dest.transport == "docker" else None,
+        preserve_digests=dest.preserves_digests, digestfile=digestfile, retries=retries)
+
+
+@dataclass
+class Event:
+    kind: str  # start | done | retry | skip | fail
+    pull: Pull
+    attempt: int = 1
+    seconds: float = 0.0
+    delay: float = 0.0
+    error: str = ""
+
+
+@dataclass
+class Outcome:
+    pulled: list[Pull] = field(default_factory=list)
+    skipped: list[Pull] = field(default_factory=list)  # already in the destination
+    failed: list[tuple[Pull, str]] = field(default_factory=list)
+    retries: int = 0
+    seconds: float = 0.0
+
+    @property
+    def bytes(self) -> int:
+        return sum(p.size or 0 for p in self.pulled)
+
+    def to_json(self) -> dict:
+        return {"pulled": [p.signature for p in self.pulled],
+                "skipped": [p.signature for p in self.skipped],
+                "failed": [{"signature": p.signature, "error": e} for p, e in self.failed],
+                "bytes": self.bytes, "retries": self.retries,
+                "seconds": round(self.seconds, 3)}
+
+
+@dataclass
+class Applier:
+    plan: Plan
+    dest: Destination
+    opts: skopeo.RegistryOptions
+    jobs: int = DEFAULT_JOBS
+    retries: int = DEFAULT_RETRIES
+    report: Callable[[Event], None] = lambda event: None
+    sleep: Callable[[float], None] = time.sleep
+
+    def __post_init__(self):
+        self.repo = Repo(self.plan.repo)
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def run(self) -> Outcome:
+        started = time.monotonic()
+        outcome = Outcome()
+        present = local_stages(self.dest, self.repo, [p.signature for p in self.plan.pulls],
+                               self.opts)
+        todo = []
+        for pull in self.plan.pulls:
+            if pull.signature in present and present[pull.signature] in (pull.digest, None):
+                outcome.skipped.append(pull)
+                self.report(Event("skip", pull))
+            else:
+                todo.append(pull)
+        self._run_parallel(todo, outcome)
+        outcome.seconds = time.monotonic() - started
+        return outcome
+
+    def _run_parallel(self, todo: list[Pull], outcome: Outcome) -> None:
+        if not todo:
+            return
+        # skopeo rewrites an OCI layout's index.json without a lock: two copies into one
+        # layout at once can lose a name, so copies into oci: run one at a time.
+        jobs = 1 if self.dest.transport == "oci" else self.jobs
+        pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, len(todo))))
+        futures = {pool.submit(self._one, pull, outcome): pull for pull in todo}
+        try:
+            pending = set(futures)
+            while pending:
+                # A short timeout keeps the main thread responsive to Ctrl-C and SIGTERM.
+                _, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+        except BaseException:
+            self._stop.set()
+            process.terminate_all()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        for future in futures:
+            future.result()  # re-raise a bug in _one rather than hide it
+
+    def _one(self, pull: Pull, outcome: Outcome) -> None:
+        for attempt in range(1, self.retries + 2):
+            if self._stop.is_set():
+                return
+            self.report(Event("start", pull, attempt))
+            began = time.monotonic()
+            error = self._copy(pull)
+            if error is None:
+                with self._lock:
+                    outcome.pulled.append(pull)
+                self.report(Event("done", pull, attempt, time.monotonic() - began))
+                return
+            if self._stop.is_set():
+                return
+            if not (isinstance(error, RegistryError) and is_transient(error)) \
+                    or attempt > self.retries:
+                with self._lock:
+                    outcome.failed.append((pull, str(error)))
+                self.report(Event("fail", pull, attempt, error=str(error)))
+                return
+            delay = random.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1)))
+            with self._lock:
+                outcome.retries += 1
+            self.report(Event("retry", pull, attempt, delay=delay, error=str(error)))
+            self.sleep(delay)
+
+    def _copy(self, pull: Pull) -> Exception | None:
+        """One attempt: copy, then verify; the error, or None when the stage landed."""
+        fd, digestfile = tempfile.mkstemp(prefix="werfpull-digest-")
+        os.close(fd)
+        try:
+            argv = copy_argv(self.repo, pull, self.dest, self.opts, digestfile=digestfile)
+            with self._dest_lock():
+                result = process.run(argv)
+            if not result.ok:
+                if self._stop.is_set():
+                    return None
+                return self._copy_error(pull, result)
+            return self._verify(pull, _read(digestfile))
+        finally:
+            os.unlink(digestfile)
+
+    @contextlib.contextmanager
+    def _dest_lock(self):
+        """Across processes too: another werfpull may write the same OCI layout."""
+        if self.dest.transport != "oci":
+            yield
+            return
+        os.makedirs(self.dest.location, exist_ok=True)
+        with open(os.path.join(self.dest.location, ".werfpull.lock"), "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _copy_error(self, pull: Pull, result: process.Result) -> Exception:
+        where = f"{self.repo.host}: {pull.stage} {self.repo.tagged(pull.signature)}"
+        if is_absent(result.stderr):
+            return RegistryError(
+                f"{where}: digest {pull.digest} is no longer in the registry",
+                registry=self.repo.host, hint="it was deleted or overwritten; plan again")
+        return classify(result, self.repo.host, f"{pull.stage} {pull.digest}")
+
+    def _verify(self, pull: Pull, written: str) -> Exception | None:
+        if not self.dest.preserves_digests:
+            return self._verify_daemon(pull)
+        if written == pull.digest:
+            return None
+        self._untag(pull)
+        return RegistryError(
+            f"{self.dest.ref(self.repo, pull.signature)}: landed with digest {written or '?'},"
+            f" the plan says {pull.digest}; the name was removed",
+            registry=self.repo.host, hint="the registry served other content; plan again")
+
+    def _verify_daemon(self, pull: Pull) -> Exception | None:
+        # docker load rewrites the manifest; the image ID (config digest) survives it.
+        name = self.dest.name(self.repo, pull.signature)
+        result = process.run(["docker", "image", "inspect", "--format", "{{.Id}}", name])
+        config = pull.layers[0][0] if pull.layers else None
+        if result.ok and result.stdout.decode().strip() == config:
+            return None
+        self._untag(pull)
+        return RegistryError(f"docker-daemon:{name}: image ID does not match config {config}",
+                             registry=self.repo.host)
+
+    def _untag(self, pull: Pull) -> None:
+        """Remove a wrong image's name so nothing wrong stays tagged as this stage."""
+        if self.dest.transport == "oci":
+            remove_oci_ref(self.dest.location, self.dest.name(self.repo, pull.signature))
+        elif self.dest.transport == "docker-daemon":
+            process.run(["docker", "rmi", self.dest.name(self.repo, pull.signature)])
+        else:
+            process.run(["skopeo", "delete", *([] if self.dest.transport != "docker" or
+                                              self.opts.tls_verify else ["--tls-verify=false"]),
+                         self.dest.ref(self.repo, pull.signature)])
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="ascii") as fh:
+            return fh.read().strip()
+    except OSError:
+        return ""
+
+
+def remove_oci_ref(directory: str, name: str) -> None:
+    index_path = os.path.join(directory, "index.json")
+    with open(index_path, encoding="utf-8") as fh:
+        index = json.load(fh)
+    index["manifests"] = [
+        d for d in index.get("manifests", [])
+        if (d.get("annotations") or {}).get("org.opencontainers.image.ref.name") != name]
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".index-")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(index, fh)
+    os.replace(tmp, index_path)
