@@ -125,7 +125,8 @@ class Remote:
     def list_stage_signatures(self) -> set[str]:
         result = process.run(skopeo.list_tags(self.repo.name, self.opts, self.retries))
         if not result.ok:
-            if is_absent(result.stderr):
+            # A repository nothing was pushed to yet: tags/list answers 404 NAME_UNKNOWN.
+            if is_absent(result.stderr) or "404 (not found)" in result.stderr.lower():
                 return set()
             raise classify(result, self.repo.host, f"the tags of {self.repo}")
         tags = json.loads(result.stdout).get("Tags") or []
