@@ -47,7 +47,8 @@ class Project:
 def base_digest(opts: skopeo.RegistryOptions):
     """The resolver for `fromLatest`: the base image's manifest digest in its registry."""
     def resolve(ref: str) -> str:
-        result = process.run(skopeo.inspect_raw(f"docker://{ref}", opts))
+        result = process.run(skopeo.inspect_raw(f"docker://{ref}", tls_verify=opts.tls_verify,
+                                                 authfile=opts.authfile))
         if not result.ok:
             raise classify(result, ref.split("/", 1)[0], f"the base image {ref} (fromLatest)")
         return "sha256:" + hashlib.sha256(result.stdout).hexdigest()

@@ -123,7 +123,9 @@ class Remote:
         return {s for s, m in zip(unique, found, strict=True) if m is not None}
 
     def list_stage_signatures(self) -> set[str]:
-        result = process.run(skopeo.list_tags(self.repo.name, self.opts, self.retries))
+        result = process.run(skopeo.list_tags(self.repo.name, tls_verify=self.opts.tls_verify,
+                                              authfile=self.opts.authfile,
+                                              retries=self.retries))
         if not result.ok:
             # A repository nothing was pushed to yet: tags/list answers 404 NAME_UNKNOWN.
             if is_absent(result.stderr) or "404 (not found)" in result.stderr.lower():
@@ -137,7 +139,9 @@ class Remote:
         if signature in self._manifests:
             return self._manifests[signature]
         ref = self.repo.tagged(signature)
-        result = process.run(skopeo.inspect_raw(f"docker://{ref}", self.opts, self.retries))
+        result = process.run(skopeo.inspect_raw(f"docker://{ref}", tls_verify=self.opts.tls_verify,
+                                                authfile=self.opts.authfile,
+                                                retries=self.retries))
         if not result.ok:
             if is_absent(result.stderr):
                 return None
@@ -173,7 +177,7 @@ def probe_local(dest, repo: Repo, signatures: list[str],
         return {s: mirror.probe(s).digest for s in mirror.existing(signatures, "probe")}
 
     def one(sig: str) -> str | None:
-        result = process.run(skopeo.inspect_raw(dest.ref(repo, sig), None))
+        result = process.run(skopeo.inspect_raw(dest.ref(repo, sig)))
         if result.ok:
             return "sha256:" + hashlib.sha256(result.stdout).hexdigest()
         if is_absent(result.stderr) or "no such file" in result.stderr.lower():

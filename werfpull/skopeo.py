@@ -1,8 +1,11 @@
 """The one command builder for skopeo: pure functions from plain data to argv.
 
 `apply` runs these argvs through `process.run`; the script renderer shell-quotes the
-very same argvs into the generated script, so the two cannot drift apart. Nothing
-here runs anything or holds a credential: an auth file is passed by path only.
+very same argvs into the generated script, so the two cannot drift apart. A value may
+be a `shell_var` marker, which the script renderer turns into a quoted variable
+expansion; that is how the script decides some values at run time (destination, TLS)
+with the argv still built here. Nothing here runs anything or holds a credential: an
+auth file is passed by path only.
 """
 
 from __future__ import annotations
@@ -10,6 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SKOPEO = "skopeo"
+VAR_MARK = "\0"
+
+
+def shell_var(name: str) -> str:
+    """A placeholder for `"${name}"` in a rendered script; never reaches a real argv."""
+    return f"{VAR_MARK}{name}{VAR_MARK}"
 
 
 @dataclass(frozen=True)
@@ -33,38 +42,40 @@ class RegistryOptions:
                    skip_tls_verify=bool(data.get("skip_tls_verify")), authfile=authfile)
 
 
-def _registry_flags(opts: RegistryOptions | None, prefix: str = "") -> list[str]:
-    """Flags for one side of a command; `prefix` is "src-" or "dest-" for copy."""
-    if opts is None:
-        return []
-    flags = [] if opts.tls_verify else [f"--{prefix}tls-verify=false"]
-    if opts.authfile:
-        flags.append(f"--{prefix}authfile={opts.authfile}")
-    return flags
+def _value(value: bool | int | str) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
-def inspect_raw(ref: str, opts: RegistryOptions | None, retries: int = 0) -> list[str]:
+def _side(prefix: str, tls_verify: bool | str | None, authfile: str | None) -> list[str]:
+    """Flags of one side; `prefix` is "", "src-" or "dest-"."""
+    flags = [] if tls_verify is None else [f"--{prefix}tls-verify={_value(tls_verify)}"]
+    return flags + ([f"--{prefix}authfile={authfile}"] if authfile else [])
+
+
+def inspect_raw(ref: str, *, tls_verify: bool | str | None = None,
+                authfile: str | None = None, retries: int = 0) -> list[str]:
     """The raw manifest of `ref`, a full transport reference (docker://..., oci:...)."""
     retry = [f"--retry-times={retries}"] if retries else []
-    return [SKOPEO, "inspect", "--raw", *retry, *_registry_flags(opts), ref]
+    return [SKOPEO, "inspect", "--raw", *retry, *_side("", tls_verify, authfile), ref]
 
 
-def list_tags(repo: str, opts: RegistryOptions | None, retries: int = 0) -> list[str]:
+def list_tags(repo: str, *, tls_verify: bool | str = True, authfile: str | None = None,
+              retries: int = 0) -> list[str]:
     retry = [f"--retry-times={retries}"] if retries else []
-    return [SKOPEO, "list-tags", *retry, *_registry_flags(opts), f"docker://{repo}"]
+    return [SKOPEO, "list-tags", *retry, *_side("", tls_verify, authfile), f"docker://{repo}"]
 
 
-def copy(src: str, dest: str, *, src_opts: RegistryOptions | None = None,
-         dest_opts: RegistryOptions | None = None, preserve_digests: bool = True,
-         digestfile: str | None = None, retries: int = 0, quiet: bool = True) -> list[str]:
-    argv = [SKOPEO, "copy"]
-    if quiet:
-        argv.append("--quiet")
-    if retries:
-        argv.append(f"--retry-times={retries}")
-    if preserve_digests:
-        argv.append("--preserve-digests")
+def copy(src: str, dest: str, *, src_tls_verify: bool | str | None = None,
+         dest_tls_verify: bool | str | None = None, authfile: str | None = None,
+         preserve_digests: bool | str = True, digestfile: str | None = None) -> list[str]:
+    """One copy. Retries stay with the caller: skopeo's own do not cover HTTP 503."""
+    argv = [SKOPEO, "copy", "--quiet", f"--preserve-digests={_value(preserve_digests)}"]
     if digestfile:
         argv.append(f"--digestfile={digestfile}")
-    argv += _registry_flags(src_opts, "src-") + _registry_flags(dest_opts, "dest-")
+    argv += _side("src-", src_tls_verify, authfile) + _side("dest-", dest_tls_verify, authfile)
     return argv + [src, dest]
+
+
+def delete(ref: str, *, tls_verify: bool | str | None = None,
+           authfile: str | None = None) -> list[str]:
+    return [SKOPEO, "delete", *_side("", tls_verify, authfile), ref]

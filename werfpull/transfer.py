@@ -36,15 +36,17 @@ BACKOFF_MAX = 8.0
 
 
 def copy_argv(repo: Repo, pull: Pull, dest: Destination, opts: skopeo.RegistryOptions, *,
-              retries: int = 0, digestfile: str | None = None) -> list[str]:
+              digestfile: str | None = None) -> list[str]:
     """The skopeo copy of one planned stage: from the digest the plan recorded to its name.
 
-    Copying by digest means a tag moved after planning cannot change what lands.
+    Copying by digest means a tag moved after planning cannot change what lands. The
+    generated script makes the same call (script.py renders it from skopeo.copy too).
     """
     return skopeo.copy(
         f"docker://{repo.digested(pull.digest)}", dest.ref(repo, pull.signature),
-        src_opts=opts, dest_opts=opts if dest.transport == "docker" else None,
-        preserve_digests=dest.preserves_digests, digestfile=digestfile, retries=retries)
+        src_tls_verify=opts.tls_verify, dest_tls_verify=opts.tls_verify,
+        authfile=opts.authfile, preserve_digests=dest.preserves_digests,
+        digestfile=digestfile)
 
 
 @dataclass
@@ -223,9 +225,10 @@ class Applier:
         elif self.dest.transport == "docker-daemon":
             process.run(["docker", "rmi", self.dest.name(self.repo, pull.signature)])
         else:
-            process.run(["skopeo", "delete", *([] if self.dest.transport != "docker" or
-                                              self.opts.tls_verify else ["--tls-verify=false"]),
-                         self.dest.ref(self.repo, pull.signature)])
+            remote = self.dest.transport == "docker"
+            process.run(skopeo.delete(self.dest.ref(self.repo, pull.signature),
+                                      tls_verify=self.opts.tls_verify if remote else None,
+                                      authfile=self.opts.authfile if remote else None))
 
 
 def _read(path: str) -> str:
