@@ -90,6 +90,20 @@ def build_parser() -> argparse.ArgumentParser:
     _registry_args(p)
     _format_arg(p)
     p.set_defaults(func=cmd_apply)
+
+    p = sub.add_parser("script", help="render a standalone pull script (sh + skopeo)")
+    p.add_argument("repo", metavar="REPO", nargs="?", help="stages repository to plan for")
+    p.add_argument("images", metavar="IMAGE", nargs="*", help="only these images")
+    p.add_argument("--plan", dest="plan_file", metavar="PLAN.json",
+                   help="render this reviewed plan instead of planning")
+    p.add_argument("-o", "--output", help="write the script here (default: stdout)")
+    p.add_argument("--all-stages", action="store_true")
+    p.add_argument("--dest", help="the script's default destination")
+    p.add_argument("--inventory", choices=("auto", "probe", "list"), default="auto")
+    p.add_argument("--retries", type=int, default=3)
+    _project_args(p)
+    _registry_args(p)
+    p.set_defaults(func=cmd_script)
     return parser
 
 
@@ -106,13 +120,14 @@ def registry_options(args) -> skopeo.RegistryOptions:
                                   authfile=args.registry_authfile)
 
 
-def write_atomic(path: str, text: str) -> None:
+def write_atomic(path: str, text: str, mode: int = 0o644) -> None:
     """Write through a temporary file so a reader never sees half a file."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".werfpull-", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -221,6 +236,30 @@ def cmd_apply(args) -> int:
     return _apply_reporting(plan, args.format, lambda: apply_plan(
         plan, dest=args.dest, registry=registry_options(args), jobs=args.jobs,
         retries=args.retries, report=_progress))
+
+
+def cmd_script(args) -> int:
+    from werfpull.errors import UsageError
+    from werfpull.script import render
+
+    if bool(args.plan_file) == bool(args.repo):
+        raise UsageError("give either REPO (to plan now) or --plan PLAN.json, not both")
+    if args.plan_file:
+        from werfpull.plan import load_plan
+
+        plan = load_plan(args.plan_file)
+    else:
+        from werfpull.commands.plan import make_plan
+
+        plan = make_plan(plan_request(args))
+    text = render(plan)
+    if args.output:
+        write_atomic(args.output, text, mode=0o755)
+        print(f"werfpull: wrote {args.output}: {len(plan.pulls)} stage(s), plan {plan.identity}",
+              file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
