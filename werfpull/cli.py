@@ -104,6 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
     _project_args(p)
     _registry_args(p)
     p.set_defaults(func=cmd_script)
+
+    p = sub.add_parser("build", help="build the images with the reference buildah builder")
+    p.add_argument("images", metavar="IMAGE", nargs="*", help="only these images")
+    p.add_argument("--repo", help="name stages REPO:image-stage-SIG (default:"
+                   " localhost/PROJECT/stages)")
+    p.add_argument("--storage", default="containers-storage",
+                   help="containers-storage or containers-storage:[DRIVER@ROOT+RUNROOT]")
+    p.add_argument("--report", help="write a JSON report of every stage to this file")
+    _project_args(p)
+    _format_arg(p)
+    p.set_defaults(func=cmd_build)
     return parser
 
 
@@ -259,6 +270,28 @@ def cmd_script(args) -> int:
               file=sys.stderr)
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def cmd_build(args) -> int:
+    from werfpull.commands.build import build
+
+    def show(result):
+        timing = f" in {result.seconds:.1f} s" if result.action == "built" else ""
+        if result.action != "cached":
+            print(f"werfpull: {result.action:<6} {result.image or '(unnamed)'} {result.stage}"
+                  f" {result.signature[:12]}{timing}", file=sys.stderr, flush=True)
+
+    report = build(args.images, directory=args.dir, config=args.config, repo=args.repo,
+                   storage=args.storage, report=show)
+    if args.report:
+        write_atomic(args.report, json.dumps(report, indent=2) + "\n")
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+    else:
+        built = [s for s in report["stages"] if s["action"] == "built"]
+        reused = [s for s in report["stages"] if s["action"] == "reused"]
+        print(f"Built {len(built)} stage(s), reused {len(reused)}, in {report['seconds']:.1f} s")
     return 0
 
 

@@ -14,7 +14,7 @@ import shutil
 import socket
 from dataclasses import dataclass
 
-from werfpull import process
+from werfpull import buildah, process
 from werfpull.errors import UsageError
 from werfpull.refs import Repo, parse_repo, stage_tag
 
@@ -168,7 +168,7 @@ def storage_flags(dest: Destination) -> list[str]:
 
 
 def _storage_names(dest: Destination) -> dict[str, str]:
-    result = process.run(["buildah", *storage_flags(dest), "images", "--json"])
+    result = process.run(buildah.images_json(storage_flags(dest)))
     if not result.ok:
         raise result.error(f"cannot list images in {dest.spec}: "
                            f"{result.stderr.strip().splitlines()[-1:] or result.code}")

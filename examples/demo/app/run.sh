@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "running $APP"
+cat /opt/before-setup.txt
