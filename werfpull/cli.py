@@ -115,6 +115,18 @@ def build_parser() -> argparse.ArgumentParser:
     _project_args(p)
     _format_arg(p)
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("push", help="push the local stages the repository lacks")
+    p.add_argument("repo", metavar="REPO", help="stages repository, HOST[:PORT]/PATH")
+    p.add_argument("images", metavar="IMAGE", nargs="*", help="only these images")
+    p.add_argument("--storage", default="containers-storage",
+                   help="containers-storage or containers-storage:[DRIVER@ROOT+RUNROOT]")
+    p.add_argument("--retries", type=int, default=3, help="retries of transient errors")
+    _apply_args(p)
+    _project_args(p)
+    _registry_args(p)
+    _format_arg(p)
+    p.set_defaults(func=cmd_push)
     return parser
 
 
@@ -179,18 +191,19 @@ def cmd_plan(args) -> int:
     return 0
 
 
-def _progress(event) -> None:
+def _progress(event, verb: str = "pull") -> None:
     from werfpull.view import human_bytes
 
     pull = event.pull
     what = f"{pull.stage} {pull.signature[:12]}"
+    size = f" ({human_bytes(pull.size)})" if pull.size is not None else ""
     if event.kind == "start" and event.attempt == 1:
         users = ", ".join(n if n is not None else "(unnamed)" for n in pull.images)
-        line = f"pulling {what} ({human_bytes(pull.size)}) for {users}"
+        line = f"{verb}ing {what}{size} for {users}"
     elif event.kind == "done":
-        rate = (pull.size or 0) / event.seconds if event.seconds else 0
-        line = (f"pulled  {what} {human_bytes(pull.size)} in {event.seconds:.1f} s"
-                f" ({human_bytes(int(rate))}/s)")
+        rate = (f", {human_bytes(int(pull.size / event.seconds))}/s"
+                if pull.size is not None and event.seconds else "")
+        line = f"{verb}ed  {what}{size} in {event.seconds:.1f} s{rate}"
     elif event.kind == "retry":
         line = f"retry {event.attempt} of {what} in {event.delay:.1f} s: {event.error}"
     elif event.kind == "fail":
@@ -292,6 +305,20 @@ def cmd_build(args) -> int:
         built = [s for s in report["stages"] if s["action"] == "built"]
         reused = [s for s in report["stages"] if s["action"] == "reused"]
         print(f"Built {len(built)} stage(s), reused {len(reused)}, in {report['seconds']:.1f} s")
+    return 0
+
+
+def cmd_push(args) -> int:
+    from werfpull.commands.push import push
+
+    outcome = push(args.repo, args.images, directory=args.dir, config=args.config,
+                   storage=args.storage, registry=registry_options(args), jobs=args.jobs,
+                   retries=args.retries, report=lambda e: _progress(e, "push"))
+    if args.format == "json":
+        print(json.dumps(outcome.to_json(), indent=2))
+    else:
+        print(f"Pushed {len(outcome.pulled)} stage(s) in {outcome.seconds:.1f} s;"
+              f" {len(outcome.skipped)} already in {args.repo}")
     return 0
 
 

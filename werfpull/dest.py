@@ -125,7 +125,7 @@ def local_stages(dest: Destination, repo: Repo, signatures: list[str],
     if dest.transport == "oci":
         return {wanted[n]: d for n, d in oci_refs(dest.location).items() if n in wanted}
     if dest.transport == "containers-storage" and shutil.which("buildah"):
-        return {wanted[n]: d for n, d in _storage_names(dest).items() if n in wanted}
+        return {wanted[n]: d for n, d in storage_names(dest).items() if n in wanted}
     if dest.transport == "docker-daemon":
         return {wanted[n]: None for n in _docker_names() if n in wanted}
     from werfpull.registry import probe_local  # containers-storage without buildah, mirrors
@@ -167,7 +167,7 @@ def storage_flags(dest: Destination) -> list[str]:
             "--runroot", store["runroot"]]
 
 
-def _storage_names(dest: Destination) -> dict[str, str]:
+def storage_names(dest: Destination) -> dict[str, str]:
     result = process.run(buildah.images_json(storage_flags(dest)))
     if not result.ok:
         raise result.error(f"cannot list images in {dest.spec}: "

@@ -97,8 +97,7 @@ class Applier:
     def run(self) -> Outcome:
         started = time.monotonic()
         outcome = Outcome()
-        present = local_stages(self.dest, self.repo, [p.signature for p in self.plan.pulls],
-                               self.opts)
+        present = self.present()
         todo = []
         for pull in self.plan.pulls:
             if pull.signature in present and present[pull.signature] in (pull.digest, None):
@@ -109,6 +108,19 @@ class Applier:
         self._run_parallel(todo, outcome)
         outcome.seconds = time.monotonic() - started
         return outcome
+
+    # -- what a subclass (push) changes: what is there, the copy, its check -------------
+
+    def present(self) -> dict[str, str | None]:
+        """{signature: digest} of the planned stages already in the destination."""
+        return local_stages(self.dest, self.repo, [p.signature for p in self.plan.pulls],
+                            self.opts)
+
+    def argv(self, pull: Pull, digestfile: str) -> list[str]:
+        return copy_argv(self.repo, pull, self.dest, self.opts, digestfile=digestfile)
+
+    def verify(self, pull: Pull, written: str) -> Exception | None:
+        return self._verify(pull, written)
 
     def _run_parallel(self, todo: list[Pull], outcome: Outcome) -> None:
         if not todo:
@@ -163,14 +175,14 @@ class Applier:
         fd, digestfile = tempfile.mkstemp(prefix="werfpull-digest-")
         os.close(fd)
         try:
-            argv = copy_argv(self.repo, pull, self.dest, self.opts, digestfile=digestfile)
+            argv = self.argv(pull, digestfile)
             with self._dest_lock():
                 result = process.run(argv)
             if not result.ok:
                 if self._stop.is_set():
                     return None
                 return self._copy_error(pull, result)
-            return self._verify(pull, _read(digestfile))
+            return self.verify(pull, _read(digestfile))
         finally:
             os.unlink(digestfile)
 
