@@ -106,6 +106,7 @@ class Image:
     docker: dict | None
     document: int
     line: int
+    from_line: int = 0  # line of fromImage/fromArtifact, to locate a bad reference
 
     @property
     def label(self) -> str:
@@ -235,11 +236,13 @@ def _refuse_templates(text: str, path: str) -> None:
 
 
 def _parse_meta(doc: Document, path: str) -> str:
-    p = _Parser(doc, path, label="meta document")
+    p = _Parser(doc, path, label=f"document {doc.index} (meta)")
+    # Checked before the schema, whose "unknown key 'image'" would hide the real mistake.
+    if isinstance(doc.data, dict) and ("image" in doc.data or "artifact" in doc.data):
+        key = "image" if "image" in doc.data else "artifact"
+        raise p.error((key,), "the first document must be the meta document"
+                      " (project, configVersion), not an image or artifact")
     data = p.mapping((), doc.data, ("project", "configVersion"))
-    if "image" in doc.data or "artifact" in doc.data:
-        raise p.error((), "the first document must be the meta document"
-                      " (project, configVersion), not an image")
     if "project" not in data:
         raise p.error((), "'project' is required in the meta document", key="project")
     project = p.string(("project",), data["project"])
@@ -263,16 +266,29 @@ def _check_names(config: Config) -> None:
         seen[image.name] = image.document
     kinds = {i.name: i.kind for i in config.images}
     for image in config.images:
-        for kind, ref in image.references():
+        for kind, ref, key, line in _reference_sites(image):
             if kinds.get(ref) != kind:
                 other = f" ({ref!r} is an {kinds[ref]})" if ref in kinds else ""
                 near = difflib.get_close_matches(
                     ref, [n for n, k in kinds.items() if k == kind and n], n=1)
                 raise ConfigError(
                     f"{image.label} references unknown {kind} {ref!r}{other}",
-                    file=config.path, line=image.line, document=f"document {image.document}",
-                    hint=f"did you mean {near[0]!r}?" if near else None,
+                    file=config.path, line=line, document=f"document {image.document}",
+                    key=key, hint=f"did you mean {near[0]!r}?" if near else None,
                 )
+
+
+def _reference_sites(image: Image) -> list[tuple[str, str, str, int]]:
+    """(kind, name, key, line) of every reference, so that a bad one is located exactly."""
+    sites = []
+    if image.from_image is not None:
+        sites.append(("image", image.from_image, "fromImage", image.from_line))
+    if image.from_artifact is not None:
+        sites.append(("artifact", image.from_artifact, "fromArtifact", image.from_line))
+    for i, imp in enumerate(image.imports):
+        kind = "image" if imp.image is not None else "artifact"
+        sites.append((kind, imp.source, f"import[{i}].{kind}", imp.line))
+    return sites
 
 
 class _Parser:
@@ -283,9 +299,8 @@ class _Parser:
         self.label = label or f"document {doc.index}"
 
     def error(self, at: tuple, message: str, key: str | None = None, hint=None) -> ConfigError:
-        if key is None:
-            names = [k for k in at if isinstance(k, str)]
-            key = ".".join(str(k) for k in at) if names else None
+        if key is None and any(isinstance(k, str) for k in at):
+            key = _dotted(at)
         return ConfigError(message, file=self.path, line=self.doc.line_of(at),
                            document=self.label, key=key, hint=hint)
 
@@ -355,7 +370,8 @@ class _Parser:
                              if "image" not in data else "'image' and 'artifact' together")
         kind = "image" if "image" in data else "artifact"
         names = self._names(kind, data[kind])
-        self.label = f"document {self.doc.index} ({kind} {', '.join(map(str, names))})"
+        shown = ("~" if n is None else n for n in names)
+        self.label = f"document {self.doc.index} ({kind} {', '.join(shown)})"
         allowed = IMAGE_KEYS if kind == "image" else tuple(
             "artifact" if k == "image" else k for k in IMAGE_KEYS if k != "docker")
         body = self.mapping((), data, allowed)
@@ -404,6 +420,7 @@ class _Parser:
             imports=self._imports(body.get("import")),
             docker=self._docker(body.get("docker")) if kind == "image" else None,
             document=self.doc.index, line=self.doc.line,
+            from_line=self.doc.line_of((bases[0],)),
         )
 
     def _section(self, builder: str, value):

@@ -46,7 +46,7 @@ def repo_root(directory: str) -> str | None:
         out = _git(["rev-parse", "--show-toplevel"], directory)
     except GitError:
         return None
-    return out.decode("utf-8", "surrogateescape").strip()
+    return out.decode("utf-8", "surrogateescape").rstrip("\n")  # a path may end in a space
 
 
 def head_commit(root: str) -> str | None:
@@ -99,7 +99,8 @@ class MappingFiles:
                 rel = entry.path[len(prefix):]
             else:
                 continue
-            if include and not include.match(rel):
+            # An includePaths of empty patterns is not empty: it matches nothing.
+            if mapping.include_paths and not include.match(rel):
                 continue
             if exclude.match(rel):
                 continue
@@ -130,10 +131,13 @@ class GitState:
 
     def _local_tree(self, mapping: GitMapping) -> list[Entry]:
         if ("local",) not in self._trees:
-            root = repo_root(self.project_dir)
+            # The repository that holds werf.yaml (spec 5), even when --config points
+            # outside the project directory.
+            where = os.path.join(self.project_dir, os.path.dirname(self.config_path)) or "."
+            root = repo_root(where)
             if root is None:
                 raise GitError("git mappings need a git repository, but "
-                               f"{self.project_dir} is not inside one",
+                               f"{where} is not inside one",
                                file=self.config_path, line=mapping.line,
                                key=f"git[{mapping.index}]",
                                hint="run 'git init' and commit, or remove the git mapping")

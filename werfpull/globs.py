@@ -11,17 +11,20 @@ import re
 from collections.abc import Iterable
 
 
+def _fixed(piece: str) -> str:
+    return "".join("[^/]" if ch == "?" else re.escape(ch) for ch in piece)
+
+
 def _segment(seg: str) -> str:
-    out = []
-    for ch in seg:
-        if ch == "*":
-            if not out or out[-1] != "[^/]*":  # a run of stars is one star
-                out.append("[^/]*")
-        elif ch == "?":
-            out.append("[^/]")
-        else:
-            out.append(re.escape(ch))
-    return "".join(out)
+    """One path segment. Plain backtracking over several `*` is exponential, so each
+    `*` but the last takes the shortest run before its fixed-length piece and never
+    gives it back (atomic): with fixed-length pieces the leftmost choice is never wrong.
+    A run of stars is one star."""
+    pieces = [_fixed(p) for p in re.split(r"\*+", seg)]
+    out = pieces[0]
+    if len(pieces) > 1:
+        out += "".join(f"(?>[^/]*?{p})" for p in pieces[1:-1]) + "[^/]*" + pieces[-1]
+    return "/" + out + "(?![^/])"  # the whole segment, never a prefix of it
 
 
 def glob_regex(pattern: str) -> str | None:
@@ -29,11 +32,20 @@ def glob_regex(pattern: str) -> str | None:
     pattern = pattern.strip("/")
     if not pattern:
         return None
-    parts = []
+    # Split at `**` segments into groups of plain segments; as for stars in a segment,
+    # each group after a `**` takes its leftmost place and keeps it, which is never
+    # wrong because whatever follows it can skip any number of segments too.
+    groups = [[]]
     for seg in pattern.split("/"):
-        parts.append("(?:/[^/]+)*" if seg == "**" else "/" + _segment(seg))
-    # The trailing group lets a pattern naming a directory take what it contains.
-    return "".join(parts) + "(?:/.*)?"
+        if seg == "**":
+            groups.append([])
+        else:
+            groups[-1].append(_segment(seg))
+    out = "".join(groups[0])
+    out += "".join(f"(?>(?:/[^/]+)*?{''.join(g)})" for g in groups[1:] if g)
+    # The trailing group lets a pattern naming a directory take what it contains; it
+    # also stands for a trailing `**`.
+    return out + "(?:/.*)?"
 
 
 class GlobSet:

@@ -101,7 +101,8 @@ class _Converter:
         key = self.construct(knode)
         if not isinstance(key, str):
             raise self.fail(
-                knode, f"mapping key {key!r} is a {type(key).__name__}, not a string (quote it)"
+                knode, f"mapping key {key!r} is a {type(key).__name__}, not a string (quote it)",
+                key=knode.value,
             )
         return key
 
@@ -109,15 +110,17 @@ class _Converter:
         value = self.construct(node)
         if value is None or isinstance(value, (bool, int, str)):
             return value
+        key = path[-1] if path and isinstance(path[-1], str) else None
         if isinstance(value, float):
             if math.isnan(value) or math.isinf(value):
-                raise self.fail(node, f"{node.value!r} (NaN or infinity) cannot be held by JSON")
+                raise self.fail(node, f"{node.value!r} (NaN or infinity) cannot be held by JSON",
+                                key=key)
             return value
         raise self.fail(
             node,
             f"{node.value!r} is a YAML {type(value).__name__}, which JSON cannot hold"
             " (quote it to make it a string)",
-            key=path[-1] if path and isinstance(path[-1], str) else None,
+            key=key,
         )
 
     def construct(self, node):
@@ -138,23 +141,28 @@ def load_documents(text: str, file: str) -> list[Document]:
     loader = yaml.SafeLoader(text)
     docs: list[Document] = []
     index = 0
+    current = 1  # the document being read, which an error is reported in
     try:
         while loader.check_node():
             node = loader.get_node()
             index += 1
-            if node is None:
-                continue
-            doc = Document(index=index, line=node.start_mark.line + 1, data=None)
-            doc.data = _Converter(loader, file, doc).convert(node, ())
-            if doc.data is not None:
-                docs.append(doc)
+            if node is not None:
+                doc = Document(index=index, line=node.start_mark.line + 1, data=None)
+                doc.data = _Converter(loader, file, doc).convert(node, ())
+                if doc.data is not None:
+                    docs.append(doc)
+            current = index + 1
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise ConfigError(
             f"YAML syntax error: {_problem(exc)}",
             file=file, line=mark.line + 1 if mark else None,
-            document=f"document {max(index, 1)}",
+            document=f"document {current}",
         ) from None
+    except RecursionError:
+        # Deep nesting exhausts the parser's Python stack before any size bound is hit.
+        raise ConfigError("the YAML nests too deeply", file=file,
+                          document=f"document {current}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"YAML error: {_problem(exc)}", file=file) from None
     finally:
