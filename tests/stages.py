@@ -2,13 +2,21 @@
 
 Each stage image is its previous stage's image plus one small layer, so stages of
 one chain share their lower layers in the registry, like real stage images do.
-Used by the plan and pull tests and by the benchmarks.
+Used by the plan and pull tests and by the benchmarks, with small helpers for the
+pull tests: run the CLI, read what a destination holds, delete a manifest.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
+import subprocess
+import sys
 import tempfile
+import urllib.request
+from pathlib import Path
 
 from registry import make_oci_image, push_oci
 
@@ -56,3 +64,62 @@ def _noise(seed: str, size: int) -> bytes:
         block = hashlib.sha256(block).digest()
         out += block
     return bytes(out[:size])
+
+
+# -- helpers for the pull tests ---------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+_STORE = re.compile(r"containers-storage:\[(\w+)@([^+\]]+)\+([^\]]+)\]")
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def werfpull(*args, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`python -m werfpull ARGS` as a user runs it, from any directory; text output."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return subprocess.run([sys.executable, "-m", "werfpull", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def store_flags(dest: str) -> list[str]:
+    """buildah's flags for an isolated `containers-storage:[DRIVER@ROOT+RUNROOT]`."""
+    m = _STORE.fullmatch(dest)
+    if not m:
+        raise ValueError(f"not an isolated containers-storage destination: {dest}")
+    return ["--storage-driver", m[1], "--root", m[2], "--runroot", m[3]]
+
+
+def landed(dest: str) -> dict[str, str]:
+    """{name: manifest digest} of every image in an `oci:DIR` or isolated store."""
+    if dest.startswith("oci:"):
+        index = Path(dest[4:], "index.json")
+        if not index.exists():
+            return {}
+        return {m["annotations"]["org.opencontainers.image.ref.name"]: m["digest"]
+                for m in json.loads(index.read_text())["manifests"]
+                if "org.opencontainers.image.ref.name" in (m.get("annotations") or {})}
+    out = subprocess.run(["buildah", *store_flags(dest), "images", "--json"],
+                         capture_output=True, check=True, timeout=60).stdout
+    return {name: image["digest"] for image in json.loads(out or b"[]") or []
+            for name in image.get("names") or []}
+
+
+def raw_digest(ref: str) -> str:
+    """sha256 of the manifest `skopeo inspect --raw` reads from a transport reference."""
+    raw = subprocess.run(["skopeo", "inspect", "--raw", ref], capture_output=True,
+                         check=True, timeout=60).stdout
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def dest_ref(dest: str, name: str) -> str:
+    """The transport reference of `name` in `oci:DIR` or `containers-storage:[...]`."""
+    return f"{dest}:{name}" if dest.startswith("oci:") else f"{dest}{name}"
+
+
+def delete_manifest(repo: str, digest: str) -> None:
+    """DELETE the manifest from a loopback registry (delete is enabled there)."""
+    host, name = repo.split("/", 1)
+    req = urllib.request.Request(f"http://{host}/v2/{name}/manifests/{digest}",
+                                 method="DELETE")
+    with _NO_PROXY.open(req, timeout=10) as resp:
+        assert resp.status == 202, resp.status

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -21,6 +23,8 @@ from werfpull.refs import Repo, signature_of_tag
 # (docs/benchmarks.md, "Inventory strategies").
 PROBE_MAX = 16
 PROBE_JOBS = 8
+BACKOFF_BASE = 0.5  # seconds; doubled per attempt, with full jitter
+BACKOFF_MAX = 8.0
 
 _ABSENT = ("manifest unknown", "name unknown", "repository name not known",
            "does not resolve to an image id", "identifier is not an image",
@@ -67,6 +71,11 @@ def classify(result: process.Result, registry: str, what: str) -> RegistryError:
 
 def is_transient(error: RegistryError) -> bool:
     return isinstance(error, (Unreachable, ServerError))
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait before retry `attempt` (1-based): exponential, full jitter."""
+    return random.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1)))
 
 
 def _message(stderr: str) -> str:
@@ -123,9 +132,9 @@ class Remote:
         return {s for s, m in zip(unique, found, strict=True) if m is not None}
 
     def list_stage_signatures(self) -> set[str]:
-        result = process.run(skopeo.list_tags(self.repo.name, tls_verify=self.opts.tls_verify,
-                                              authfile=self.opts.authfile,
-                                              retries=self.retries))
+        result = self._run(skopeo.list_tags(self.repo.name, tls_verify=self.opts.tls_verify,
+                                            authfile=self.opts.authfile,
+                                            retries=self.retries))
         if not result.ok:
             # A repository nothing was pushed to yet: tags/list answers 404 NAME_UNKNOWN.
             if is_absent(result.stderr) or "404 (not found)" in result.stderr.lower():
@@ -139,9 +148,9 @@ class Remote:
         if signature in self._manifests:
             return self._manifests[signature]
         ref = self.repo.tagged(signature)
-        result = process.run(skopeo.inspect_raw(f"docker://{ref}", tls_verify=self.opts.tls_verify,
-                                                authfile=self.opts.authfile,
-                                                retries=self.retries))
+        result = self._run(skopeo.inspect_raw(f"docker://{ref}", tls_verify=self.opts.tls_verify,
+                                              authfile=self.opts.authfile,
+                                              retries=self.retries))
         if not result.ok:
             if is_absent(result.stderr):
                 return None
@@ -149,6 +158,16 @@ class Remote:
         manifest = Manifest.parse(result.stdout)
         self._manifests[signature] = manifest
         return manifest
+
+    def _run(self, argv: list[str]) -> process.Result:
+        """Run a read, retrying server errors (5xx, 429): skopeo's own retry skips them."""
+        for attempt in range(1, self.retries + 2):
+            result = process.run(argv)
+            if result.ok or attempt > self.retries or not isinstance(
+                    classify(result, self.repo.host, ""), ServerError):
+                return result
+            time.sleep(backoff(attempt))
+        return result
 
     def manifests(self, signatures: list[str]) -> dict[str, Manifest]:
         """Manifests of stages known to exist; one that vanished meanwhile is an error."""

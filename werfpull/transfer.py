@@ -12,7 +12,6 @@ import contextlib
 import fcntl
 import json
 import os
-import random
 import tempfile
 import threading
 import time
@@ -25,14 +24,12 @@ from werfpull.dest import Destination, local_stages
 from werfpull.errors import RegistryError
 from werfpull.plan import Plan, Pull
 from werfpull.refs import Repo
-from werfpull.registry import classify, is_absent, is_transient
+from werfpull.registry import backoff, classify, is_absent, is_transient
 
 # Measured in docs/benchmarks.md ("Parallel copies"): beyond 4, copies of small stages
 # on 2 cores gain nothing and large ones contend for the same link.
 DEFAULT_JOBS = 4
 DEFAULT_RETRIES = 3
-BACKOFF_BASE = 0.5  # seconds; doubled per attempt, with full jitter
-BACKOFF_MAX = 8.0
 
 
 def copy_argv(repo: Repo, pull: Pull, dest: Destination, opts: skopeo.RegistryOptions, *,
@@ -87,12 +84,14 @@ class Applier:
     jobs: int = DEFAULT_JOBS
     retries: int = DEFAULT_RETRIES
     report: Callable[[Event], None] = lambda event: None
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], None] | None = None  # default: a wait that an interrupt ends
 
     def __post_init__(self):
         self.repo = Repo(self.plan.repo)
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        if self.sleep is None:
+            self.sleep = self._stop.wait
 
     def run(self) -> Outcome:
         started = time.monotonic()
@@ -136,13 +135,24 @@ class Applier:
                 # A short timeout keeps the main thread responsive to Ctrl-C and SIGTERM.
                 _, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
         except BaseException:
-            self._stop.set()
-            process.terminate_all()
-            pool.shutdown(wait=True, cancel_futures=True)
+            self._interrupt(pool, list(futures))
             raise
         pool.shutdown(wait=True)
         for future in futures:
             future.result()  # re-raise a bug in _one rather than hide it
+
+    def _interrupt(self, pool: ThreadPoolExecutor, futures: list) -> None:
+        """Stop every copy and wait for the workers, so that no skopeo outlives us.
+
+        Terminating once is not enough: a worker past its stop check may start a copy
+        just after terminate_all, and that copy would then run to its end.
+        """
+        self._stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        while not all(f.done() for f in futures):  # a cancelled future counts as done
+            process.terminate_all()
+            time.sleep(0.05)
+        pool.shutdown(wait=True)
 
     def _one(self, pull: Pull, outcome: Outcome) -> None:
         for attempt in range(1, self.retries + 2):
@@ -164,7 +174,7 @@ class Applier:
                     outcome.failed.append((pull, str(error)))
                 self.report(Event("fail", pull, attempt, error=str(error)))
                 return
-            delay = random.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1)))
+            delay = backoff(attempt)
             with self._lock:
                 outcome.retries += 1
             self.report(Event("retry", pull, attempt, delay=delay, error=str(error)))
@@ -179,8 +189,7 @@ class Applier:
             with self._dest_lock():
                 result = process.run(argv)
             if not result.ok:
-                if self._stop.is_set():
-                    return None
+                # Also when stopped: a killed copy is a failure, never a stage that landed.
                 return self._copy_error(pull, result)
             return self.verify(pull, _read(digestfile))
         finally:
@@ -206,7 +215,7 @@ class Applier:
             return RegistryError(
                 f"{where}: digest {pull.digest} is no longer in the registry",
                 registry=self.repo.host, hint="it was deleted or overwritten; plan again")
-        return classify(result, self.repo.host, f"{pull.stage} {pull.digest}")
+        return classify(result, self.repo.host, f"{pull.stage} {self.repo.tagged(pull.signature)}")
 
     def _verify(self, pull: Pull, written: str) -> Exception | None:
         if not self.dest.preserves_digests:

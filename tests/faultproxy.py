@@ -1,0 +1,326 @@
+"""A fault-injecting TCP proxy for loopback registries, in pure Python.
+
+`FaultProxy(upstream_host, upstream_port)` listens on 127.0.0.1 on a free port and
+forwards every connection to the upstream registry. Faults are armed and changed at
+run time, and apply to connections accepted from then on (except `cut_after` and the
+throttle, which act on bytes as they flow):
+
+* `fail_next(n)`: answer the next n connections with `503 Service Unavailable` after
+  reading the request head (`n=None`: every connection until `clear()`);
+* `drop_next(n)`: close the next n connections right after accept, without a reply;
+* `cut_after(k, count)`: cut the next `count` connections that have sent `k` bytes of
+  response, mid-stream (a mid-blob drop), by FIN or, with `reset=True`, by RST;
+* `throttle(bytes_per_second, delay)`: slow every response down.
+
+It counts connections and the bytes sent from upstream to clients (`bytes_down`), so
+benchmarks can measure bytes moved at the proxy. It is bounded: loopback only, at most
+`max_connections` connections and `max_seconds` of life, after which it stops itself.
+Every thread is a daemon and every socket has a timeout.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import struct
+import threading
+import time
+
+CHUNK = 64 * 1024
+HEAD_LIMIT = 64 * 1024
+IO_TIMEOUT = 0.5  # seconds per blocking call, so that threads notice stop()
+IDLE_LIMIT = 60.0  # a connection silent in both directions this long is closed
+CONNECT_TIMEOUT = 5.0
+
+RESPONSE_503 = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                b"Connection: close\r\n\r\n")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class FaultProxy:
+    def __init__(self, upstream_host: str, upstream_port: int, *, max_seconds: float = 300.0,
+                 max_connections: int = 10_000):
+        if not _loopback(upstream_host):
+            raise ValueError(f"upstream {upstream_host!r} is not a loopback address")
+        self.upstream = (upstream_host, upstream_port)
+        self.max_seconds, self.max_connections = max_seconds, max_connections
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._sockets: set[socket.socket] = set()
+        self._listener: socket.socket | None = None
+        self.port: int | None = None
+        self.connections = 0
+        self.bytes_down = 0
+        self.faults = {"503": 0, "drop": 0, "cut": 0}
+        self.clear()
+
+    @classmethod
+    def for_registry(cls, registry, **kwargs) -> FaultProxy:
+        host, port = registry.host.rsplit(":", 1)
+        return cls(host, int(port), **kwargs)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        if self.port is None:
+            raise RuntimeError("the proxy has not been started")
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> FaultProxy:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        listener.settimeout(IO_TIMEOUT)
+        self._listener, self.port = listener, listener.getsockname()[1]
+        self._deadline = time.monotonic() + self.max_seconds
+        threading.Thread(target=self._accept_loop, name=f"faultproxy-{self.port}",
+                         daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Stop accepting and close every open connection; safe to call twice."""
+        self._stopping.set()
+        with self._lock:
+            socks, self._sockets = list(self._sockets), set()
+        if self._listener is not None:
+            socks.append(self._listener)
+        for sock in socks:
+            _close(sock)
+
+    def close_connections(self, *, reset: bool = False) -> int:
+        """Close every open connection (by RST with `reset`), keep listening; how many."""
+        with self._lock:
+            socks, self._sockets = list(self._sockets), set()
+        for sock in socks:
+            _close(sock, reset=reset)
+        return len(socks)
+
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def repo(self, repo: str) -> str:
+        """`HOST:PORT/path` of the upstream registry rewritten to go through the proxy."""
+        return f"{self.host}/{repo.split('/', 1)[1]}"
+
+    # -- faults, set at run time -----------------------------------------------------------
+
+    def clear(self) -> None:
+        with self._lock:
+            self._fail: int | None = 0  # None: every connection
+            self._drop = 0
+            self._cut_at: int | None = None
+            self._cut_count = 0
+            self._cut_reset = False
+            self._rate: float | None = None
+            self._delay = 0.0
+
+    def fail_next(self, n: int | None) -> None:
+        with self._lock:
+            self._fail = n
+
+    def drop_next(self, n: int) -> None:
+        with self._lock:
+            self._drop = n
+
+    def cut_after(self, nbytes: int, count: int = 1, *, reset: bool = False) -> None:
+        with self._lock:
+            self._cut_at, self._cut_count, self._cut_reset = nbytes, count, reset
+
+    def throttle(self, bytes_per_second: float | None = None, delay: float = 0.0) -> None:
+        """Limit each connection's response rate, and/or sleep `delay` s per chunk."""
+        with self._lock:
+            self._rate, self._delay = bytes_per_second, delay
+
+    def reset_counters(self) -> None:
+        with self._lock:
+            self.connections = self.bytes_down = 0
+            self.faults = dict.fromkeys(self.faults, 0)
+
+    # -- connections -----------------------------------------------------------------------
+
+    def _accept_loop(self) -> None:
+        while not self._stopping.is_set():
+            if time.monotonic() > self._deadline:
+                self.stop()
+                return
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return  # closed by stop()
+            client.settimeout(IO_TIMEOUT)
+            action = self._admit(client)
+            threading.Thread(target=self._serve, args=(client, action), daemon=True).start()
+
+    def _admit(self, client: socket.socket) -> str:
+        """Count the connection and decide, once, what happens to it."""
+        with self._lock:
+            self.connections += 1
+            self._sockets.add(client)
+            if self.connections > self.max_connections:
+                return "drop"
+            if self._drop > 0:
+                self._drop -= 1
+                self.faults["drop"] += 1
+                return "drop"
+            if self._fail is None or self._fail > 0:
+                if self._fail is not None:
+                    self._fail -= 1
+                self.faults["503"] += 1
+                return "503"
+        return "forward"
+
+    def _serve(self, client: socket.socket, action: str) -> None:
+        try:
+            if action == "503":
+                _read_head(client)
+                client.sendall(RESPONSE_503)
+            elif action == "forward":
+                self._forward(client)
+        except OSError:
+            pass
+        finally:
+            self._forget(client)
+
+    def _forward(self, client: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection(self.upstream, timeout=CONNECT_TIMEOUT)
+        except OSError:
+            return  # the registry is down: the client sees the connection close
+        upstream.settimeout(IO_TIMEOUT)
+        with self._lock:
+            self._sockets.add(upstream)
+        try:
+            up = threading.Thread(target=self._pump_up, args=(client, upstream), daemon=True)
+            up.start()
+            self._pump_down(upstream, client)
+        finally:
+            self._forget(upstream)
+
+    def _pump_up(self, client: socket.socket, upstream: socket.socket) -> None:
+        """Requests, client to registry, unchanged."""
+        try:
+            _pump(client, upstream, self._stopping, lambda n: None)
+        except OSError:
+            pass
+        finally:
+            _close(upstream)  # ends _pump_down too
+            _close(client)
+
+    def _pump_down(self, upstream: socket.socket, client: socket.socket) -> None:
+        """Responses, registry to client: counted, throttled and maybe cut."""
+        sent = 0
+
+        def on_chunk(n: int) -> None:
+            nonlocal sent
+            sent += n
+            with self._lock:
+                self.bytes_down += n
+                rate, delay = self._rate, self._delay
+            pause = delay + (n / rate if rate else 0.0)
+            if pause:
+                self._stopping.wait(pause)
+
+        def limit() -> int:
+            """How many bytes may go before the cut, or CHUNK when no cut applies."""
+            with self._lock:
+                at, count, rate = self._cut_at, self._cut_count, self._rate
+            size = max(1024, min(CHUNK, int(rate / 10))) if rate else CHUNK
+            if at is None or count <= 0:
+                return size
+            return min(size, at - sent)
+
+        try:
+            _pump(upstream, client, self._stopping, on_chunk, limit, self._cut)
+        except OSError:
+            pass
+
+    def _cut(self, client: socket.socket) -> bool:
+        """Spend one cut on this connection; False when another took the last one."""
+        with self._lock:
+            if self._cut_count <= 0:
+                return False
+            self._cut_count -= 1
+            self.faults["cut"] += 1
+            reset = self._cut_reset
+        _close(client, reset=reset)
+        return True
+
+    def _forget(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.discard(sock)
+        _close(sock)
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def stats(self) -> dict:
+        with self._lock:
+            return {"connections": self.connections, "bytes_down": self.bytes_down,
+                    **{f"faults_{k}": v for k, v in self.faults.items()}}
+
+
+def _pump(src: socket.socket, dst: socket.socket, stopping: threading.Event, on_chunk,
+          limit=lambda: CHUNK, cut=None) -> None:
+    """Copy src to dst until EOF, stop, an idle spell or a cut (when `limit` reaches 0)."""
+    idle_since = time.monotonic()
+    while not stopping.is_set():
+        size = limit()
+        if size <= 0 and cut is not None and cut(dst):
+            return
+        try:
+            data = src.recv(max(size, 1) if size > 0 else CHUNK)
+        except TimeoutError:
+            if time.monotonic() - idle_since > IDLE_LIMIT:
+                return
+            continue
+        if not data:
+            return
+        idle_since = time.monotonic()
+        dst.sendall(data)
+        on_chunk(len(data))
+    return
+
+
+def _read_head(sock: socket.socket) -> bytes:
+    """The request line and headers, so that the client has sent before it is answered."""
+    head = b""
+    deadline = time.monotonic() + 10
+    while b"\r\n\r\n" not in head and len(head) < HEAD_LIMIT and time.monotonic() < deadline:
+        try:
+            data = sock.recv(4096)
+        except TimeoutError:
+            continue
+        if not data:
+            break
+        head += data
+        if not head[:1].isalpha():
+            break  # not HTTP (a TLS hello from a client trying https first): answer now
+    return head
+
+
+def _close(sock: socket.socket, *, reset: bool = False) -> None:
+    try:
+        if reset:  # linger 0: close sends RST instead of FIN
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        else:
+            sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    try:
+        sock.close()
+    except OSError:
+        pass
