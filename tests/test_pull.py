@@ -318,3 +318,19 @@ def test_vanished_digest_fails_that_stage_and_the_others_land(published, tmp_pat
     assert [f["signature"] for f in out["failed"]] == [gone["signature"]]
     assert out["retries"] == 0  # absent is permanent: not retried
     assert landed(dest) == {f"{published.repo}:{kept['tag']}": kept["digest"]}
+
+
+def test_torn_oci_index_is_restored_after_a_killed_copy(tmp_path):
+    """skopeo writes index.json in place; a copy killed mid-write must not break the layout."""
+    from werfpull.transfer import _restore_torn_index
+
+    good = b'{"schemaVersion":2,"manifests":[]}'
+    (tmp_path / "index.json").write_bytes(good[:10])  # as a killed write leaves it
+    _restore_torn_index(str(tmp_path), good)
+    assert (tmp_path / "index.json").read_bytes() == good
+    (tmp_path / "index.json").write_bytes(b"{")
+    _restore_torn_index(str(tmp_path), None)  # there was no index before the copy
+    assert not (tmp_path / "index.json").exists()
+    (tmp_path / "index.json").write_bytes(good + b" ")
+    _restore_torn_index(str(tmp_path), b"old")  # a valid new index stays
+    assert (tmp_path / "index.json").read_bytes() == good + b" "

@@ -204,9 +204,11 @@ class Applier:
         os.makedirs(self.dest.location, exist_ok=True)
         with open(os.path.join(self.dest.location, ".werfpull.lock"), "w") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
+            saved = _read_bytes(os.path.join(self.dest.location, "index.json"))
             try:
                 yield
             finally:
+                _restore_torn_index(self.dest.location, saved)
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def _copy_error(self, pull: Pull, result: process.Result) -> Exception:
@@ -258,6 +260,38 @@ def _read(path: str) -> str:
             return fh.read().strip()
     except OSError:
         return ""
+
+
+def _read_bytes(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        return None
+
+
+def _restore_torn_index(directory: str, saved: bytes | None) -> None:
+    """Put back the index a killed skopeo left half-written (it does not write atomically).
+
+    Blobs are content-addressed and harmless; only a torn index.json would break every
+    later run, so the index as it was before the copy comes back.
+    """
+    path = os.path.join(directory, "index.json")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            json.load(fh)
+        return
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError):
+        pass
+    if saved is None:
+        os.unlink(path)
+        return
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".index-")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(saved)
+    os.replace(tmp, path)
 
 
 def remove_oci_ref(directory: str, name: str) -> None:
