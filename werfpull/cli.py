@@ -32,6 +32,8 @@ def _registry_args(p: argparse.ArgumentParser) -> None:
                    help="do not verify the registry's TLS certificate")
     p.add_argument("--registry-authfile",
                    help="auth file (default: REGISTRY_AUTH_FILE, then the docker config)")
+    p.add_argument("--retries", type=int, default=3,
+                   help="retries of transient registry errors (default 3)")
 
 
 def _format_arg(p: argparse.ArgumentParser) -> None:
@@ -47,7 +49,6 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
                    " oci:DIR or docker://HOST/REPO (default: what this host has)")
     p.add_argument("--inventory", choices=("auto", "probe", "list"), default="auto",
                    help="how to learn which stages the registry has")
-    p.add_argument("--retries", type=int, default=3, help="retries of transient errors")
     _project_args(p)
     _registry_args(p)
 
@@ -65,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     _registry_args(p)
     _format_arg(p)
     p.set_defaults(func=cmd_signatures)
+
+    p = sub.add_parser("config", help="show the config as werfpull reads it")
+    config_sub = p.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
+    p = config_sub.add_parser("render", help="print werf.yaml rendered to plain YAML")
+    _project_args(p)
+    p.set_defaults(func=cmd_config_render)
 
     p = sub.add_parser("plan", help="show what a pull would take, without pulling")
     _plan_args(p)
@@ -84,7 +91,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repo", help="refuse the plan unless it is for this repository")
     p.add_argument("--force", action="store_true",
                    help="apply even if the checkout's config changed since planning")
-    p.add_argument("--retries", type=int, default=3, help="retries of transient errors")
     _apply_args(p)
     _project_args(p)
     _registry_args(p)
@@ -100,7 +106,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all-stages", action="store_true")
     p.add_argument("--dest", help="the script's default destination")
     p.add_argument("--inventory", choices=("auto", "probe", "list"), default="auto")
-    p.add_argument("--retries", type=int, default=3)
     _project_args(p)
     _registry_args(p)
     p.set_defaults(func=cmd_script)
@@ -121,7 +126,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", metavar="IMAGE", nargs="*", help="only these images")
     p.add_argument("--storage", default="containers-storage",
                    help="containers-storage or containers-storage:[DRIVER@ROOT+RUNROOT]")
-    p.add_argument("--retries", type=int, default=3, help="retries of transient errors")
     _apply_args(p)
     _project_args(p)
     _registry_args(p)
@@ -168,6 +172,13 @@ def cmd_signatures(args) -> int:
                           "images": [s.to_json() for s in project.signed]}, indent=2))
     else:
         sys.stdout.write(signatures_text(project.config.project, project.signed))
+    return 0
+
+
+def cmd_config_render(args) -> int:
+    from werfpull.config import render_config
+
+    sys.stdout.write(render_config(args.dir, args.config)[1])
     return 0
 
 

@@ -193,6 +193,12 @@ def find_config(directory: str, config: str | None = None) -> str:
 
 
 def load_config(directory: str = ".", config: str | None = None) -> Config:
+    path, text = render_config(directory, config)
+    return parse_config(text, path, rendered=True)
+
+
+def render_config(directory: str = ".", config: str | None = None) -> tuple[str, str]:
+    """The config's path and its text, rendered first when it is a Go template."""
     path = find_config(directory, config)
     try:
         with open(path, "rb") as fh:
@@ -204,11 +210,18 @@ def load_config(directory: str = ".", config: str | None = None) -> Config:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError("the config is not valid UTF-8", file=path, line=line) from None
-    return parse_config(text, path)
+    if "{{" in text:
+        from werfpull.gotemplate import render_werf_config  # only templates need it
+
+        text = render_werf_config(text, path, directory)
+    return path, text
 
 
-def parse_config(text: str, path: str = "werf.yaml") -> Config:
-    _refuse_templates(text, path)
+def parse_config(text: str, path: str = "werf.yaml", rendered: bool = False) -> Config:
+    """`text` is plain YAML, or with `rendered` the output of render_config (which may hold
+    '{{' produced by the template, e.g. for ansible); the digest covers this text."""
+    if not rendered:
+        _refuse_templates(text, path)
     docs = load_documents(text, path)
     if not docs:
         raise ConfigError("the config is empty: it needs a meta document with 'project'",
@@ -470,16 +483,22 @@ class _Parser:
                 branch=self.opt_string(data, "branch", at),
                 tag=self.opt_string(data, "tag", at),
                 commit=self.opt_string(data, "commit", at),
-                include_paths=self.string_list(at + ("includePaths",), data.get("includePaths"),
-                                               True),
-                exclude_paths=self.string_list(at + ("excludePaths",), data.get("excludePaths"),
-                                               True),
-                owner=self.version(at + ("owner",), data.get("owner")),
-                group=self.version(at + ("group",), data.get("group")),
+                **self._filters(data, at),
                 stage_dependencies=stage_deps,
                 line=self.doc.line_of(at),
             ))
         return tuple(mappings)
+
+    def _filters(self, data: dict, at: tuple) -> dict:
+        """What git mappings and imports share: which paths, and whose files they become."""
+        return {
+            "include_paths": self.string_list(at + ("includePaths",), data.get("includePaths"),
+                                              True),
+            "exclude_paths": self.string_list(at + ("excludePaths",), data.get("excludePaths"),
+                                              True),
+            "owner": self.version(at + ("owner",), data.get("owner")),
+            "group": self.version(at + ("group",), data.get("group")),
+        }
 
     def _mounts(self, value) -> tuple[Mount, ...]:
         mounts = []
@@ -523,12 +542,7 @@ class _Parser:
                 image=self.opt_string(data, "image", at),
                 artifact=self.opt_string(data, "artifact", at),
                 add=add, to=self.string(at + ("to",), data.get("to", add)),
-                include_paths=self.string_list(at + ("includePaths",), data.get("includePaths"),
-                                               True),
-                exclude_paths=self.string_list(at + ("excludePaths",), data.get("excludePaths"),
-                                               True),
-                owner=self.version(at + ("owner",), data.get("owner")),
-                group=self.version(at + ("group",), data.get("group")),
+                **self._filters(data, at),
                 stage=IMPORT_STAGES[(when, stage)],
                 line=self.doc.line_of(at),
             ))
