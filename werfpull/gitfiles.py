@@ -172,3 +172,113 @@ class GitState:
             raise GitError(f"cannot fetch {ref} of {mapping.url}: {exc.message}",
                            **where) from None
         return git_dir
+
+
+class CommitFiles:
+    """Committed files of HEAD below a project directory, for templated configs (`.Files`
+    and `.werf/**/*.tmpl` partials). Paths are relative to the project directory; every
+    content comes through one `git cat-file --batch` process, started on first use."""
+
+    def __init__(self, project_dir: str):
+        self.project_dir = project_dir
+        self.root = repo_root(project_dir)
+        self.commit = head_commit(self.root) if self.root else None
+        self.prefix = ""
+        if self.root:
+            rel = os.path.relpath(os.path.realpath(project_dir), os.path.realpath(self.root))
+            self.prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        self._proc: subprocess.Popen | None = None
+        self._files: list[str] | None = None
+
+    def _require(self) -> str:
+        if self.root is None:
+            raise GitError(f"a templated config reads files from git, but {self.project_dir}"
+                           " is not inside a git repository", hint="run 'git init' and commit")
+        if self.commit is None:
+            raise GitError(f"the repository at {self.root} has no commit",
+                           hint="commit the files first")
+        return self.commit
+
+    def commit_label(self) -> str:
+        return f"HEAD ({self.commit[:12]})" if self.commit else "HEAD"
+
+    def read(self, path: str) -> tuple[str, bytes | None]:
+        """("blob", data), ("tree", None), ("outside", None) for a symlink that leaves the
+        repository, or ("missing", None); symlinks inside the repository are followed."""
+        commit = self._require()
+        kind, data = self._batch(f"{commit}:{(self.prefix + path).rstrip('/')}")
+        if kind in ("blob", "tree", "outside"):
+            return kind, data if kind == "blob" else None
+        return "missing", None
+
+    def files(self) -> list[str]:
+        """Every file (blob or symlink) below the project directory, in tree order."""
+        if self._files is None:
+            self._files = [p[len(self.prefix):] for p in self._list(self.prefix)]
+        return self._files
+
+    def partials(self) -> list[tuple[str, str]]:
+        """(name inside .werf/, text) of every `.werf/**/*.tmpl`; none outside git."""
+        if self.root is None or self.commit is None:
+            return []
+        base = self.prefix + ".werf/"
+        out = []
+        for path in self._list(base):
+            if path.endswith(".tmpl"):
+                kind, data = self.read(path[len(self.prefix):])
+                if kind == "blob":
+                    out.append((path[len(base):], data.decode("utf-8", "surrogateescape")))
+        return out
+
+    def commit_info(self) -> tuple[str, str]:
+        """HEAD's hash and author time (Unix seconds, as a string): werf's `.Commit`."""
+        commit = self._require()
+        _, data = self._batch(commit)
+        for line in data.split(b"\n"):
+            if line.startswith(b"author "):
+                return commit, line.rsplit(b" ", 2)[1].decode("ascii")
+        raise GitError(f"commit {commit} has no author line")  # pragma: no cover
+
+    def _list(self, prefix: str) -> list[str]:
+        args = ["ls-tree", "-r", "-z", "--full-tree", self._require()]
+        if prefix:
+            args += ["--", f":(literal){prefix}"]
+        paths = []
+        for record in _git(args, self.root).split(b"\0"):
+            meta, _, raw = record.partition(b"\t")
+            if record and meta.split()[1] == b"blob":  # not submodules
+                paths.append(raw.decode("utf-8", "surrogateescape"))
+        return paths
+
+    def _batch(self, name: str) -> tuple[str, bytes | None]:
+        if "\n" in name:
+            return "missing", None
+        if self._proc is None:
+            env = dict(os.environ, GIT_TERMINAL_PROMPT="0", LC_ALL="C")
+            try:
+                self._proc = subprocess.Popen(
+                    ["git", "cat-file", "--batch", "--follow-symlinks"], cwd=self.root,
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                    env=env)
+            except FileNotFoundError:
+                raise GitError("git is not installed", hint="install git") from None
+        proc = self._proc
+        proc.stdin.write(name.encode("utf-8", "surrogateescape") + b"\n")
+        proc.stdin.flush()
+        header = proc.stdout.readline().rstrip(b"\n").split(b" ")
+        if header == [b""]:
+            raise GitError(f"git cat-file stopped in {self.root}")
+        if header[-1] in (b"missing", b"ambiguous"):
+            return "missing", None
+        if header[0] in (b"symlink", b"dangling", b"loop", b"notdir"):
+            proc.stdout.read(int(header[1]) + 1)
+            return ("outside" if header[0] == b"symlink" else "missing"), None
+        data = proc.stdout.read(int(header[2]) + 1)[:-1]
+        return header[1].decode("ascii"), data
+
+    def close(self) -> None:
+        if self._proc is not None:
+            self._proc.stdin.close()
+            self._proc.stdout.close()
+            self._proc.wait()
+            self._proc = None
