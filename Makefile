@@ -69,8 +69,10 @@ script:
 	@mkdir -p $(dir $(OUT))
 	$(strip $(WERFPULL) script $(WERFPULL_SELECT) $(WERFPULL_COMMON) -o $(OUT))
 
+# The same interpreter bootstrap installed werfpull's dependencies into; DEMO_WORK=MB
+# sets how much data the example's install stage generates (make demo DEMO_WORK=50).
 demo: bootstrap
-	scripts/demo
+	$(PYTHON) scripts/demo
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache .tox *.egg-info

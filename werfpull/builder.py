@@ -9,12 +9,10 @@ Git files come from `HEAD` (never the working tree), like the signatures.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
 import subprocess
-import tarfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,7 +22,7 @@ from werfpull import buildah, process
 from werfpull.config import USER_STAGES, GitMapping, Image
 from werfpull.dest import Destination, local_stages, storage_flags
 from werfpull.errors import ConfigError, ToolError
-from werfpull.gitfiles import GitState, MappingFiles
+from werfpull.gitfiles import GitState, MappingFiles, list_tree
 from werfpull.globs import GlobSet
 from werfpull.project import Project
 from werfpull.refs import Repo
@@ -96,8 +94,13 @@ class Builder:
 
     def _build_stage(self, stages: ImageStages, i: int) -> None:
         image, stage = stages.image, stages.stages[i]
-        started = time.monotonic()
+        # What this stage starts from or imports is built before its clock starts, so
+        # that the report does not count an artifact's build twice.
         base = self._base(image) if i == 0 else self.name(stages.stages[i - 1].signature)
+        for imp in image.imports:
+            if imp.stage == stage.name:
+                self.final(imp.source)
+        started = time.monotonic()
         external = i == 0 and image.from_ is not None  # only a base image may be pulled
         ctr = self._run(buildah.from_image(self.store, base, pull=external),
                         f"cannot start {image.label} {stage.name} from {base}").strip()
@@ -146,8 +149,8 @@ class Builder:
         result = process.run(buildah.run(self.store, ctr, script, self._volumes(image)))
         if not result.ok:
             raise ToolError(f"{image.label} {stage} failed (exit {result.code}):"
-                            f" {_tail(result.stderr)}", argv=result.argv, code=result.code,
-                            stderr=result.stderr)
+                            f" {_script_tail(result.stderr)}", argv=result.argv,
+                            code=result.code, stderr=result.stderr)
 
     def _volumes(self, image: Image) -> list[tuple[str, str]]:
         vols = []
@@ -202,16 +205,17 @@ class Builder:
             fh.write("".join(f"{t}\n" for t in sorted(placed)))
 
     def _tree(self) -> str:
-        """HEAD's files, extracted once per build (never the working tree)."""
+        """HEAD's files as git stores them, extracted once per build (never the working tree).
+
+        Not `git archive`: it applies .gitattributes (export-ignore drops a file,
+        export-subst rewrites one), while the signatures hash the blobs themselves.
+        """
         if self._tree_dir is None:
             self._tree_dir = os.path.join(self._tmp, "head")
             os.makedirs(self._tree_dir)
             top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=self.project_dir,
                                  capture_output=True, text=True, check=True).stdout.strip()
-            archive = subprocess.run(["git", "archive", "--format=tar", "HEAD"], cwd=top,
-                                     capture_output=True, check=True).stdout
-            with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-                tar.extractall(self._tree_dir, filter="tar")
+            _extract_blobs(top, self._tree_dir)
         return self._tree_dir
 
     def _imports(self, image: Image, stage: str, ctr: str) -> None:
@@ -221,8 +225,13 @@ class Builder:
                 src_ctr = self._run(buildah.from_image(self.store, self.final(imp.source), False),
                                     f"cannot open {imp.source}").strip()
                 try:
-                    src_root = self._mounted(src_ctr)
-                    _copy_filtered(os.path.join(src_root, imp.add.lstrip("/")),
+                    src = os.path.join(self._mounted(src_ctr), imp.add.lstrip("/"))
+                    if not os.path.lexists(src):
+                        # Copying nothing would hide a typo until the image is run.
+                        raise ConfigError(f"{image.label}: import of {imp.add} from"
+                                          f" {imp.source}: no such path in its final stage",
+                                          file=self.project.config.path, line=imp.line)
+                    _copy_filtered(src,
                                    root + _abs(imp.to),
                                    GlobSet(imp.include_paths), GlobSet(imp.exclude_paths))
                     _chown(root, root + _abs(imp.to), imp.owner, imp.group,
@@ -238,6 +247,29 @@ class Builder:
             raise ToolError(f"{what}: {_tail(result.stderr)}", argv=argv, code=result.code,
                             stderr=result.stderr)
         return result.stdout.decode()
+
+
+def _extract_blobs(top: str, dest: str) -> None:
+    """Write every blob of HEAD under `dest`, byte for byte, with git's file mode."""
+    blobs = [(e, e.line.split()[0], e.line.split()[2]) for e in list_tree(top, "HEAD")
+             if e.line.split()[1] == "blob"]
+    out = subprocess.run(["git", "cat-file", "--batch"], cwd=top, capture_output=True,
+                         check=True, input="".join(f"{obj}\n" for _, _, obj in blobs).encode()
+                         ).stdout
+    pos = 0
+    for entry, mode, _ in blobs:
+        header_end = out.index(b"\n", pos)
+        size = int(out[pos:header_end].split()[2])  # "<object> blob <size>"
+        data = out[header_end + 1:header_end + 1 + size]
+        pos = header_end + 1 + size + 1  # the content is followed by a newline
+        target = os.path.join(dest, entry.path)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if mode == "120000":
+            os.symlink(os.fsdecode(data), target)
+            continue
+        with open(target, "wb") as fh:
+            fh.write(data)
+        os.chmod(target, 0o755 if mode == "100755" else 0o644)
 
 
 def docker_flags(docker: dict) -> list[str]:
@@ -273,6 +305,17 @@ def _tail(stderr: str) -> str:
     return lines[-1] if lines else "no message"
 
 
+# What `buildah run` adds after a failing command's own output.
+_RUN_TRAILER = ("subprocess exited with status", "Error: exit status", "error running container")
+
+
+def _script_tail(stderr: str) -> str:
+    """The failing command's last word, not buildah's "exit status N" that follows it."""
+    lines = [ln for ln in stderr.strip().splitlines()
+             if ln.strip() and not ln.startswith(_RUN_TRAILER)]
+    return lines[-1] if lines else _tail(stderr)
+
+
 def _read_lines(path: str) -> list[str]:
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as fh:
@@ -301,8 +344,10 @@ def _copy_filtered(src: str, dest: str, include: GlobSet, exclude: GlobSet) -> N
     if os.path.isfile(src) or os.path.islink(src):
         _place(src, dest)
         return
-    for dirpath, _, files in os.walk(src):
-        for name in files:
+    for dirpath, dirs, files in os.walk(src):
+        # os.walk lists a symlink to a directory among the directories and does not
+        # follow it; it is an entry to copy like a file.
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(dirpath, d))]:
             path = os.path.join(dirpath, name)
             rel = os.path.relpath(path, src)
             if (include and not include.match(rel)) or exclude.match(rel):

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from werfpull import process, skopeo
 from werfpull.commands.build import default_repo
 from werfpull.dest import Destination, parse_dest, storage_names
-from werfpull.errors import RegistryError, TransferFailed, UsageError
+from werfpull.errors import RegistryError, ServerError, TransferFailed, UsageError
 from werfpull.plan import Plan, Pull
 from werfpull.project import load_project
 from werfpull.refs import Repo, parse_repo, stage_tag
@@ -31,6 +31,17 @@ class Pusher(Applier):
             f"docker://{self.repo.tagged(pull.signature)}",
             dest_tls_verify=self.opts.tls_verify, authfile=self.opts.authfile,
             preserve_digests=False, digestfile=digestfile)
+
+    def _copy_error(self, pull: Pull, result: process.Result) -> Exception:
+        what = f"{pull.stage} {self.repo.tagged(pull.signature)}"
+        if "blob unknown" in result.stderr.lower():
+            # docker-registry 2.8 rewrites a layer's link file in place when two of our
+            # parallel pushes upload the same layer; a manifest checked at that moment
+            # names the layer unknown. Transient: pushing again finds the layer.
+            return ServerError(f"{self.repo.host}: a layer of {what} was briefly unknown"
+                               " (a parallel push was linking it)", registry=self.repo.host)
+        # Not the Applier's reading of "manifest unknown": that one is about pulls.
+        return classify(result, self.repo.host, what)
 
     def verify(self, pull: Pull, written: str) -> Exception | None:
         # Pushing compresses layers, so the registry's digest is new: check that the tag
