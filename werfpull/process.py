@@ -54,8 +54,11 @@ def run(argv: list[str], *, timeout: float | None = None, env: dict | None = Non
     """
     log.debug("run: %s", " ".join(argv))
     cmd = sh.Command(require(argv[0]))
+    # sh gives a child a line-buffered pseudo-terminal by default; a pipe with large
+    # buffers reads a 20,000-tag listing in a fraction of the time (docs/benchmarks.md).
     proc = cmd(*argv[1:], _bg=True, _bg_exc=False, _return_cmd=True, _timeout=timeout,
-               _env=env, _in=None, _new_session=False)
+               _env=env, _in=None, _new_session=False, _tty_out=False,
+               _out_bufsize=65536, _err_bufsize=65536)
     with _live_lock:
         _live[id(proc)] = proc
     try:

@@ -136,9 +136,14 @@ def _problem(exc: yaml.YAMLError) -> str:
     return " ".join(text.split())
 
 
+# libyaml's parser, when PyYAML has it, loads with the same SafeLoader semantics in a
+# tenth of the time (docs/benchmarks.md, plan-200-images).
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_documents(text: str, file: str) -> list[Document]:
     """Parse a YAML stream; empty documents are skipped but keep their index."""
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     docs: list[Document] = []
     index = 0
     current = 1  # the document being read, which an error is reported in
