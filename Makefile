@@ -25,14 +25,14 @@ CONFIG ?=
 OUT ?= build/pull-cache.sh
 
 # Only directories that exist: ruff fails on a missing path, and bench/ may be empty.
-RUFF_PATHS ?= $(wildcard werfpull tests bench scripts)
+RUFF_PATHS ?= $(wildcard werfpull tests bench scripts/demo)
 # Generated pull scripts can be appended: make lint SHELLCHECK_FILES+=build/pull-cache.sh
-SHELLCHECK_FILES ?= scripts/bootstrap .ci/run $(sort $(shell find scripts -name '*.sh' 2>/dev/null))
+SHELLCHECK_FILES ?= scripts/bootstrap scripts/make-base-image .ci/run $(sort $(shell find scripts -name '*.sh' 2>/dev/null))
 
 # ARGS passes any other werfpull flag, e.g. ARGS=--insecure-registry for a loopback registry.
 ARGS ?=
 WERFPULL_COMMON = $(if $(DIR),--dir $(DIR)) $(if $(CONFIG),--config $(CONFIG)) $(ARGS)
-WERFPULL_SELECT = $(REPO) $(IMAGES) $(if $(ALL),--all-stages) $(if $(DEST),--dest $(DEST))
+WERFPULL_SELECT = $(REPO) $(IMAGES) $(if $(ALL),--all-stages) $(if $(DEST),--dest '$(DEST)')
 
 # $(error) inside a recipe fires only when that target actually runs.
 require_repo = $(if $(strip $(REPO)),,$(error REPO is not set: make $@ REPO=<registry>/<repository> [IMAGES="img1 img2"]))
@@ -49,9 +49,15 @@ bootstrap:
 test: bootstrap
 	$(strip $(PYTHON) -m pytest -q -ra tests $(PYTEST_ARGS))
 
+# A pull script rendered from a fixed plan (with an awkward image name) is linted too.
+LINT_SCRIPT = build/lint/pull-cache.sh
+
 lint: bootstrap
 	$(RUFF) check $(RUFF_PATHS)
-	$(SHELLCHECK) $(SHELLCHECK_FILES)
+	@mkdir -p $(dir $(LINT_SCRIPT))
+	$(WERFPULL) script --plan tests/data/example-plan.json -o $(LINT_SCRIPT)
+	$(SHELLCHECK) $(SHELLCHECK_FILES) $(LINT_SCRIPT)
+	dash -n $(LINT_SCRIPT) && busybox sh -n $(LINT_SCRIPT)
 
 bench: bootstrap
 	$(PYTHON) -m bench
