@@ -10,18 +10,19 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from werfpull import process, skopeo
 from werfpull.errors import RegistryError, ServerError, TLSError, Unauthorized, Unreachable
-from werfpull.refs import Repo, signature_of_tag
+from werfpull.refs import Repo, stage_tag
 
 # Probing costs one skopeo process per wanted stage, listing one call whose cost grows
 # with the repository's history; below this many stages probing is cheaper
 # (docs/benchmarks.md, "Inventory strategies").
-PROBE_MAX = 16
+PROBE_MAX = 8
 PROBE_JOBS = 8
 BACKOFF_BASE = 0.5  # seconds; doubled per attempt, with full jitter
 BACKOFF_MAX = 8.0
@@ -49,6 +50,14 @@ def classify(result: process.Result, registry: str, what: str) -> RegistryError:
     """The typed error for a failed skopeo call against `registry` about `what`."""
     low = result.stderr.lower()
     last = _message(result.stderr)
+    unreadable = _credentials_error(result.stderr)
+    if unreadable:
+        # Not the registry's answer: skopeo could not read an auth file, and the innermost
+        # cause alone ("invalid character ...") would not say which file.
+        return Unauthorized(
+            f"{registry}: cannot read the credentials ({unreadable}) for {what}",
+            registry=registry, hint="fix or remove that auth file (--registry-authfile, "
+                                    "REGISTRY_AUTH_FILE or ~/.docker/config.json)")
     if any(s in low for s in _UNAUTHORIZED):
         return Unauthorized(
             f"{registry}: access refused ({last}) reading {what}", registry=registry,
@@ -57,8 +66,10 @@ def classify(result: process.Result, registry: str, what: str) -> RegistryError:
     if any(s in low for s in _TLS):
         return TLSError(
             f"{registry}: TLS failed ({last}) reading {what}", registry=registry,
-            hint="trust the registry's CA (/etc/containers/certs.d/HOST/ca.crt), or pass "
-                 "--skip-tls-verify-registry (or --insecure-registry for plain HTTP)")
+            # The exact directory skopeo reads for this host:port, ready to copy the CA to.
+            hint=f"trust the registry's CA: copy it to /etc/containers/certs.d/{registry}/ca.crt"
+                 " (see containers-certs.d(5)), or pass --skip-tls-verify-registry (or "
+                 "--insecure-registry for plain HTTP)")
     if any(s in low for s in _SERVER):
         return ServerError(f"{registry}: server error ({last}) reading {what}", registry=registry,
                            hint="the registry is failing; retry later")
@@ -78,12 +89,30 @@ def backoff(attempt: int) -> float:
     return random.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1)))
 
 
-def _message(stderr: str) -> str:
-    """skopeo's message without logrus decoration, on one line."""
+def _logged(stderr: str) -> str:
+    """The last line of skopeo's stderr, logrus's msg="..." unquoted."""
     lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
     text = lines[-1] if lines else "no error message"
     if 'msg="' in text:
+        # logrus escapes quotes and newlines inside msg; a literal "\n" must not reach users.
         text = text.split('msg="', 1)[1].rstrip('"').replace('\\"', '"')
+        text = text.replace("\\n", " ").replace("\\t", " ")
+    return text
+
+
+def _credentials_error(stderr: str) -> str | None:
+    """What skopeo said when it could not read credentials (names the auth file), or None."""
+    text = _logged(stderr)
+    marker = "getting username and password: "
+    if marker not in text:
+        return None
+    detail = re.sub(r"\d+ errors? occurred:", "", text.split(marker, 1)[1]).strip(" *")
+    return " ".join(detail.split())
+
+
+def _message(stderr: str) -> str:
+    """skopeo's message without logrus decoration, on one line."""
+    text = _logged(stderr)
     # skopeo nests causes as "context: context: cause"; the innermost one says most.
     parts = [p for p in (x.strip() for x in text.split(": ")) if p]
     return " ".join((parts[-1] if parts else text).split())
@@ -126,12 +155,13 @@ class Remote:
             strategy = "probe" if len(unique) <= PROBE_MAX else "list"
         self.strategy = strategy
         if strategy == "list":
-            tags = self.list_stage_signatures()
-            return {s for s in unique if s in tags}
+            tags = self.list_tags()
+            return {s for s in unique if stage_tag(s) in tags}
         found = _parallel(self.probe, unique)
         return {s for s, m in zip(unique, found, strict=True) if m is not None}
 
-    def list_stage_signatures(self) -> set[str]:
+    def list_tags(self) -> set[str]:
+        """Every tag of the repository; only exact stage tags will ever match a lookup."""
         result = self._run(skopeo.list_tags(self.repo.name, tls_verify=self.opts.tls_verify,
                                             authfile=self.opts.authfile,
                                             retries=self.retries))
@@ -140,8 +170,7 @@ class Remote:
             if is_absent(result.stderr) or "404 (not found)" in result.stderr.lower():
                 return set()
             raise classify(result, self.repo.host, f"the tags of {self.repo}")
-        tags = json.loads(result.stdout).get("Tags") or []
-        return {sig for sig in map(signature_of_tag, tags) if sig}
+        return set(json.loads(result.stdout).get("Tags") or [])
 
     def probe(self, signature: str) -> Manifest | None:
         """The stage's manifest, or None when the registry says it is absent."""
