@@ -142,6 +142,12 @@ def _apply_args(p: argparse.ArgumentParser) -> None:
 
 
 def registry_options(args) -> skopeo.RegistryOptions:
+    from werfpull.errors import UsageError
+
+    # skopeo 1.9 takes a missing auth file for "no credentials" and the user then sees
+    # only "access refused"; name the real mistake instead.
+    if args.registry_authfile and not os.path.isfile(args.registry_authfile):
+        raise UsageError(f"--registry-authfile {args.registry_authfile}: no such file")
     return skopeo.RegistryOptions(insecure=args.insecure_registry,
                                   skip_tls_verify=args.skip_tls_verify_registry,
                                   authfile=args.registry_authfile)

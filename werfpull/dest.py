@@ -7,6 +7,8 @@ destination of this host, and listing the stages a destination already holds.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
@@ -133,10 +135,35 @@ def local_stages(dest: Destination, repo: Repo, signatures: list[str],
     return probe_local(dest, repo, signatures, opts)
 
 
+OCI_LOCK = ".werfpull.lock"
+
+
+@contextlib.contextmanager
+def oci_lock(directory: str, *, exclusive: bool):
+    """werfpull's flock on an OCI layout, across processes: exclusive to write, shared to read.
+
+    skopeo rewrites index.json in place (truncate, then write), so without the lock a
+    reader can see half an index while another werfpull copies into the same layout.
+    """
+    try:
+        fh = open(os.path.join(directory, OCI_LOCK), "a")
+    except OSError:
+        if exclusive:
+            raise
+        yield  # a layout we may read but not write: no werfpull can write it either
+        return
+    with fh:  # closing the file releases the lock
+        fcntl.flock(fh, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+
+
 def oci_refs(directory: str) -> dict[str, str]:
     """{ref name: manifest digest} of an OCI layout; empty when there is none yet."""
+    if not os.path.isdir(directory):
+        return {}
     try:
-        with open(os.path.join(directory, "index.json"), encoding="utf-8") as fh:
+        with oci_lock(directory, exclusive=False), \
+                open(os.path.join(directory, "index.json"), encoding="utf-8") as fh:
             index = json.load(fh)
     except FileNotFoundError:
         return {}

@@ -9,7 +9,6 @@ terminal directly.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import tempfile
@@ -20,7 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from werfpull import process, skopeo
-from werfpull.dest import Destination, local_stages
+from werfpull.dest import Destination, local_stages, oci_lock
 from werfpull.errors import RegistryError
 from werfpull.plan import Plan, Pull
 from werfpull.refs import Repo
@@ -202,14 +201,12 @@ class Applier:
             yield
             return
         os.makedirs(self.dest.location, exist_ok=True)
-        with open(os.path.join(self.dest.location, ".werfpull.lock"), "w") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
+        with oci_lock(self.dest.location, exclusive=True):
             saved = _read_bytes(os.path.join(self.dest.location, "index.json"))
             try:
                 yield
             finally:
                 _restore_torn_index(self.dest.location, saved)
-                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def _copy_error(self, pull: Pull, result: process.Result) -> Exception:
         where = f"{self.repo.host}: {pull.stage} {self.repo.tagged(pull.signature)}"
@@ -244,7 +241,9 @@ class Applier:
     def _untag(self, pull: Pull) -> None:
         """Remove a wrong image's name so nothing wrong stays tagged as this stage."""
         if self.dest.transport == "oci":
-            remove_oci_ref(self.dest.location, self.dest.name(self.repo, pull.signature))
+            # Under the lock: another werfpull's copy may be rewriting index.json meanwhile.
+            with self._dest_lock():
+                remove_oci_ref(self.dest.location, self.dest.name(self.repo, pull.signature))
         elif self.dest.transport == "docker-daemon":
             process.run(["docker", "rmi", self.dest.name(self.repo, pull.signature)])
         else:
