@@ -10,10 +10,17 @@ throttle, which act on bytes as they flow):
 * `drop_next(n)`: close the next n connections right after accept, without a reply;
 * `cut_after(k, count)`: cut the next `count` connections that have sent `k` bytes of
   response, mid-stream (a mid-blob drop), by FIN or, with `reset=True`, by RST;
-* `throttle(bytes_per_second, delay)`: slow every response down.
+* `throttle(bytes_per_second, delay)`: slow every response down;
+* `stall(seconds)`: accept new connections, then say nothing for that long.
 
 It counts connections and the bytes sent from upstream to clients (`bytes_down`), so
-benchmarks can measure bytes moved at the proxy. It is bounded: loopback only, at most
+benchmarks can measure bytes moved at the proxy. With `log_requests=True` it also
+parses the HTTP/1.1 traffic it forwards and keeps one record per request (method,
+path, status, response head and body bytes on the wire; `requests()`), so that a
+benchmark can say where the bytes went: headers, manifests, repeated blobs. Faulted
+connections (503, drop) are not logged; a cut one keeps what got through. The
+records' bytes add up to `bytes_down` when every connection spoke plain HTTP/1.1.
+It is bounded: loopback only, at most
 `max_connections` connections and `max_seconds` of life, after which it stops itself.
 Every thread is a daemon and every socket has a timeout.
 """
@@ -47,7 +54,7 @@ def _loopback(host: str) -> bool:
 
 class FaultProxy:
     def __init__(self, upstream_host: str, upstream_port: int, *, max_seconds: float = 300.0,
-                 max_connections: int = 10_000):
+                 max_connections: int = 10_000, log_requests: bool = False):
         if not _loopback(upstream_host):
             raise ValueError(f"upstream {upstream_host!r} is not a loopback address")
         self.upstream = (upstream_host, upstream_port)
@@ -60,6 +67,9 @@ class FaultProxy:
         self.connections = 0
         self.bytes_down = 0
         self.faults = {"503": 0, "drop": 0, "cut": 0}
+        self.log_requests = log_requests
+        self._requests: list[dict] = []
+        self._logged_connections = 0
         self.clear()
 
     @classmethod
@@ -126,10 +136,16 @@ class FaultProxy:
             self._cut_reset = False
             self._rate: float | None = None
             self._delay = 0.0
+            self._stall = 0.0
 
     def fail_next(self, n: int | None) -> None:
         with self._lock:
             self._fail = n
+
+    def stall(self, seconds: float) -> None:
+        """Accept every new connection, then say nothing for `seconds` (a hung registry)."""
+        with self._lock:
+            self._stall = seconds
 
     def drop_next(self, n: int) -> None:
         with self._lock:
@@ -145,9 +161,11 @@ class FaultProxy:
             self._rate, self._delay = bytes_per_second, delay
 
     def reset_counters(self) -> None:
+        """Zero the counters and empty the request log."""
         with self._lock:
             self.connections = self.bytes_down = 0
             self.faults = dict.fromkeys(self.faults, 0)
+            self._requests = []
 
     # -- connections -----------------------------------------------------------------------
 
@@ -182,6 +200,8 @@ class FaultProxy:
                     self._fail -= 1
                 self.faults["503"] += 1
                 return "503"
+            if self._stall:
+                return "stall"
         return "forward"
 
     def _serve(self, client: socket.socket, action: str) -> None:
@@ -189,6 +209,8 @@ class FaultProxy:
             if action == "503":
                 _read_head(client)
                 client.sendall(RESPONSE_503)
+            elif action == "stall":
+                self._stopping.wait(self._stall)
             elif action == "forward":
                 self._forward(client)
         except OSError:
@@ -204,24 +226,31 @@ class FaultProxy:
         upstream.settimeout(IO_TIMEOUT)
         with self._lock:
             self._sockets.add(upstream)
+            self._logged_connections += 1
+            conn = self._logged_connections
+        log = _HttpLog(self, conn) if self.log_requests else None
         try:
-            up = threading.Thread(target=self._pump_up, args=(client, upstream), daemon=True)
+            up = threading.Thread(target=self._pump_up, args=(client, upstream, log),
+                                  daemon=True)
             up.start()
-            self._pump_down(upstream, client)
+            self._pump_down(upstream, client, log)
         finally:
             self._forget(upstream)
 
-    def _pump_up(self, client: socket.socket, upstream: socket.socket) -> None:
-        """Requests, client to registry, unchanged."""
+    def _pump_up(self, client: socket.socket, upstream: socket.socket,
+                 log: _HttpLog | None = None) -> None:
+        """Requests, client to registry, unchanged (parsed before they go, when logging)."""
         try:
-            _pump(client, upstream, self._stopping, lambda n: None)
+            _pump(client, upstream, self._stopping, lambda n: None,
+                  before=log.requests.feed if log else None)
         except OSError:
             pass
         finally:
             _close(upstream)  # ends _pump_down too
             _close(client)
 
-    def _pump_down(self, upstream: socket.socket, client: socket.socket) -> None:
+    def _pump_down(self, upstream: socket.socket, client: socket.socket,
+                   log: _HttpLog | None = None) -> None:
         """Responses, registry to client: counted, throttled and maybe cut."""
         sent = 0
 
@@ -245,7 +274,8 @@ class FaultProxy:
             return min(size, at - sent)
 
         try:
-            _pump(upstream, client, self._stopping, on_chunk, limit, self._cut)
+            _pump(upstream, client, self._stopping, on_chunk, limit, self._cut,
+                  before=log.responses.feed if log else None)
         except OSError:
             pass
 
@@ -272,10 +302,195 @@ class FaultProxy:
             return {"connections": self.connections, "bytes_down": self.bytes_down,
                     **{f"faults_{k}": v for k, v in self.faults.items()}}
 
+    def requests(self) -> list[dict]:
+        """The request log since the last `reset_counters()` (empty unless `log_requests`).
+
+        One dict per request, in the order the requests were sent: `connection` (its
+        number), `method`, `path`, `status` (None while unanswered), `head_bytes` and
+        `body_bytes` of the response as sent to the client (a chunked body with its
+        framing), and `parsed` (False when the connection stopped being parseable).
+        """
+        with self._lock:
+            return [dict(r) for r in self._requests]
+
+
+class _HttpLog:
+    """Parses both directions of one proxied connection into the proxy's request log.
+
+    The request side is fed before each chunk is forwarded, so a request is in the log
+    before the registry can answer it; responses are matched to requests in order
+    (HTTP/1.1 answers in order). Anything unexpected (not HTTP, a head too long) marks
+    the connection unparseable instead of guessing.
+    """
+
+    def __init__(self, proxy: FaultProxy, connection: int):
+        self.proxy, self.connection = proxy, connection
+        self.pending: list[dict] = []  # requests of this connection not answered yet
+        self.requests = _HttpStream(self._on_request, lambda n: None, self._broken)
+        self.responses = _HttpStream(self._on_response, self._on_body, self._broken)
+        self.current: dict | None = None  # the request whose response body is flowing
+
+    def _on_request(self, head: bytes | None):
+        """A request head; None for bytes that are not HTTP (a client trying TLS first)."""
+        line, headers = _parse_head(head or b"")
+        parts = line.split(" ")
+        http = head is not None and len(parts) == 3 and parts[2].startswith("HTTP/")
+        record = {"connection": self.connection,
+                  "method": parts[0] if http else "(not HTTP)", "path": parts[1] if http else "",
+                  "status": None, "head_bytes": 0, "body_bytes": 0, "parsed": http}
+        with self.proxy._lock:
+            self.proxy._requests.append(record)
+            self.pending.append(record)
+        return _body_mode(headers, no_body=False) if http else None
+
+    def _on_response(self, head: bytes | None):
+        if head is None:
+            return None
+        line, headers = _parse_head(head)
+        parts = line.split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+            return None
+        status = int(parts[1])
+        with self.proxy._lock:
+            if self.pending:
+                record = self.pending[0]
+            else:  # an answer to nothing we saw: log it rather than lose its bytes
+                record = {"connection": self.connection, "method": "?", "path": "?",
+                          "status": None, "head_bytes": 0, "body_bytes": 0, "parsed": False}
+                self.proxy._requests.append(record)
+                self.pending.append(record)
+            record["head_bytes"] += len(head)
+            if 100 <= status < 200:  # 100 Continue: the real answer follows
+                return ("length", 0)
+            record["status"] = status
+            self.pending.pop(0)
+            self.current = record
+        return _body_mode(headers, no_body=record["method"] == "HEAD" or status in (204, 304))
+
+    def _on_body(self, n: int) -> None:
+        if self.current is not None:
+            with self.proxy._lock:
+                self.current["body_bytes"] += n
+
+    def _broken(self) -> None:
+        with self.proxy._lock:
+            for record in self.pending:
+                record["parsed"] = False
+            if self.current is not None:
+                self.current["parsed"] = False
+
+
+def _parse_head(head: bytes) -> tuple[str, dict[str, str]]:
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    return lines[0], headers
+
+
+def _body_mode(headers: dict[str, str], *, no_body: bool) -> tuple[str, int] | None:
+    if no_body:
+        return ("length", 0)
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        return ("chunked", 0)
+    if "content-length" in headers:
+        try:
+            return ("length", int(headers["content-length"]))
+        except ValueError:
+            return None
+    return ("close", 0)
+
+
+class _HttpStream:
+    """One direction of HTTP/1.1 split into messages: each head goes to `on_head`, which
+    says how its body is framed; body bytes (with chunk framing) go to `on_body`."""
+
+    def __init__(self, on_head, on_body, on_broken):
+        self.on_head, self.on_body, self.on_broken = on_head, on_body, on_broken
+        self.buf = b""
+        self.state = "head"
+        self.remaining = 0
+
+    def feed(self, data: bytes) -> None:
+        if self.state == "broken":
+            return
+        self.buf += data
+        while self.buf and self.state != "broken":
+            if not self._step():
+                return
+
+    def _break(self) -> bool:
+        self.state, self.buf = "broken", b""
+        self.on_broken()
+        return False
+
+    def _take(self, n: int) -> None:
+        self.on_body(n)
+        self.buf = self.buf[n:]
+
+    def _line(self) -> bytes | None:
+        end = self.buf.find(b"\r\n")
+        if end < 0:
+            if len(self.buf) > HEAD_LIMIT:
+                self._break()
+            return None
+        line = self.buf[:end]
+        self._take(end + 2)
+        return line
+
+    def _step(self) -> bool:
+        """Consume what the buffer allows; False when it needs more bytes."""
+        if self.state == "head":
+            if not self.buf[:1].isalpha():  # not a request or status line: not HTTP
+                self.on_head(None)
+                return self._break()
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return self._break() if len(self.buf) > HEAD_LIMIT else False
+            head, self.buf = self.buf[:end + 4], self.buf[end + 4:]
+            mode = self.on_head(head)
+            if mode is None:
+                return self._break()
+            self.state, self.remaining = mode
+            if self.state == "length" and self.remaining == 0:
+                self.state = "head"
+            elif self.state == "chunked":
+                self.state = "chunk-size"
+        elif self.state in ("length", "chunk-data"):
+            n = min(self.remaining, len(self.buf))
+            self._take(n)
+            self.remaining -= n
+            if self.remaining == 0:
+                self.state = "head" if self.state == "length" else "chunk-size"
+        elif self.state == "close":
+            self._take(len(self.buf))
+        elif self.state == "chunk-size":
+            line = self._line()
+            if line is None:
+                return False
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                return self._break()
+            # the data and the CRLF after it; the last chunk is followed by trailers
+            self.state, self.remaining = ("trailer", 0) if size == 0 else ("chunk-data",
+                                                                         size + 2)
+        elif self.state == "trailer":
+            line = self._line()
+            if line is None:
+                return False
+            if not line:
+                self.state = "head"
+        return True
+
 
 def _pump(src: socket.socket, dst: socket.socket, stopping: threading.Event, on_chunk,
-          limit=lambda: CHUNK, cut=None) -> None:
-    """Copy src to dst until EOF, stop, an idle spell or a cut (when `limit` reaches 0)."""
+          limit=lambda: CHUNK, cut=None, before=None) -> None:
+    """Copy src to dst until EOF, stop, an idle spell or a cut (when `limit` reaches 0).
+
+    `before`, when given, sees each chunk before it is sent on (the request log)."""
     idle_since = time.monotonic()
     while not stopping.is_set():
         size = limit()
@@ -290,6 +505,8 @@ def _pump(src: socket.socket, dst: socket.socket, stopping: threading.Event, on_
         if not data:
             return
         idle_since = time.monotonic()
+        if before is not None:
+            before(data)
         dst.sendall(data)
         on_chunk(len(data))
     return

@@ -407,3 +407,22 @@ def test_registry_restart_mid_pull(registry, project, proxy, tmp_path):
 
     assert again.returncode == 0, again.stderr
     assert_complete(dest, plan)
+
+
+def test_stalled_registry_is_cut_off_by_timeout_and_retried(project, proxy, tmp_path):
+    """A registry that accepts and then says nothing: --timeout bounds each call."""
+    project.publish()
+    dest = oci(tmp_path)
+    path, plan = project.save_plan(dest)
+    proxy.stall(30)  # accepts, then answers nothing for half a minute
+
+    proc = project.apply(path, "--retries", "1", "--timeout", "2")
+
+    assert proc.returncode == 1, proc.stderr
+    assert "timed out" in proc.stderr and proxy.host in proc.stderr
+    out = report(proc)
+    assert out["retries"] == len(plan["pulls"]) and out["pulled"] == []
+    assert_nothing_half_tagged(dest, plan)
+    proxy.clear()
+    assert project.apply(path, "--timeout", "60").returncode == 0
+    assert_complete(dest, plan)

@@ -34,6 +34,8 @@ def _registry_args(p: argparse.ArgumentParser) -> None:
                    help="auth file (default: REGISTRY_AUTH_FILE, then the docker config)")
     p.add_argument("--retries", type=int, default=3,
                    help="retries of transient registry errors (default 3)")
+    p.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="give up one registry call after this long, then retry (default: none)")
 
 
 def _format_arg(p: argparse.ArgumentParser) -> None:
@@ -148,9 +150,11 @@ def registry_options(args) -> skopeo.RegistryOptions:
     # only "access refused"; name the real mistake instead.
     if args.registry_authfile and not os.path.isfile(args.registry_authfile):
         raise UsageError(f"--registry-authfile {args.registry_authfile}: no such file")
+    if args.timeout is not None and args.timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
     return skopeo.RegistryOptions(insecure=args.insecure_registry,
                                   skip_tls_verify=args.skip_tls_verify_registry,
-                                  authfile=args.registry_authfile)
+                                  authfile=args.registry_authfile, timeout=args.timeout)
 
 
 def write_atomic(path: str, text: str, mode: int = 0o644) -> None:

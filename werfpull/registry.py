@@ -191,7 +191,7 @@ class Remote:
     def _run(self, argv: list[str]) -> process.Result:
         """Run a read, retrying server errors (5xx, 429): skopeo's own retry skips them."""
         for attempt in range(1, self.retries + 2):
-            result = process.run(argv)
+            result = process.run(argv, timeout=self.opts.timeout)
             if result.ok or attempt > self.retries or not isinstance(
                     classify(result, self.repo.host, ""), ServerError):
                 return result

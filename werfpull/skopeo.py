@@ -28,6 +28,9 @@ class RegistryOptions:
     insecure: bool = False  # plain HTTP or unverified TLS allowed (werf's --insecure-registry)
     skip_tls_verify: bool = False  # werf's --skip-tls-verify-registry
     authfile: str | None = None  # a path; never serialised
+    # Seconds one skopeo call may take; a registry that accepts and then says nothing
+    # would otherwise hang it. A call cut off is "unreachable", hence retried.
+    timeout: float | None = None
 
     @property
     def tls_verify(self) -> bool:
@@ -37,9 +40,11 @@ class RegistryOptions:
         return {"insecure": self.insecure, "skip_tls_verify": self.skip_tls_verify}
 
     @classmethod
-    def from_json(cls, data: dict, authfile: str | None = None) -> RegistryOptions:
+    def from_json(cls, data: dict, authfile: str | None = None,
+                  timeout: float | None = None) -> RegistryOptions:
         return cls(insecure=bool(data.get("insecure")),
-                   skip_tls_verify=bool(data.get("skip_tls_verify")), authfile=authfile)
+                   skip_tls_verify=bool(data.get("skip_tls_verify")), authfile=authfile,
+                   timeout=timeout)
 
 
 def _value(value: bool | int | str) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from werfpull import process, skopeo
 from werfpull.dest import Destination, local_stages, oci_lock
-from werfpull.errors import RegistryError
+from werfpull.errors import RegistryError, TLSError, Unauthorized
 from werfpull.plan import Plan, Pull
 from werfpull.refs import Repo
 from werfpull.registry import backoff, classify, is_absent, is_transient
@@ -89,6 +89,7 @@ class Applier:
         self.repo = Repo(self.plan.repo)
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self.fatal: RegistryError | None = None
         if self.sleep is None:
             self.sleep = self._stop.wait
 
@@ -105,6 +106,8 @@ class Applier:
                 todo.append(pull)
         self._run_parallel(todo, outcome)
         outcome.seconds = time.monotonic() - started
+        if self.fatal is not None:
+            raise self.fatal
         return outcome
 
     # -- what a subclass (push) changes: what is there, the copy, its check -------------
@@ -171,6 +174,10 @@ class Applier:
                     or attempt > self.retries:
                 with self._lock:
                     outcome.failed.append((pull, str(error)))
+                    if isinstance(error, (Unauthorized, TLSError)) and self.fatal is None:
+                        # Every other copy would be refused the same way: stop them all.
+                        self.fatal = error
+                        self._stop.set()
                 self.report(Event("fail", pull, attempt, error=str(error)))
                 return
             delay = backoff(attempt)
@@ -186,7 +193,7 @@ class Applier:
         try:
             argv = self.argv(pull, digestfile)
             with self._dest_lock():
-                result = process.run(argv)
+                result = process.run(argv, timeout=self.opts.timeout)
             if not result.ok:
                 # Also when stopped: a killed copy is a failure, never a stage that landed.
                 return self._copy_error(pull, result)

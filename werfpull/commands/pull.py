@@ -50,7 +50,7 @@ def apply_plan(plan: Plan, *, dest: str | None = None,
     planned = skopeo.RegistryOptions.from_json(plan.registry)
     opts = skopeo.RegistryOptions(insecure=given.insecure or planned.insecure,
                                   skip_tls_verify=given.skip_tls_verify or planned.skip_tls_verify,
-                                  authfile=given.authfile)
+                                  authfile=given.authfile, timeout=given.timeout)
     applier = Applier(plan, parse_dest(dest or plan.dest), opts, jobs=jobs, retries=retries,
                       report=report)
     outcome = applier.run()
