@@ -213,27 +213,11 @@ def cmd_plan(args) -> int:
 
 
 def _progress(event, verb: str = "pull") -> None:
-    from werfpull.view import human_bytes
+    from werfpull.view import event_line
 
-    pull = event.pull
-    what = f"{pull.stage} {pull.signature[:12]}"
-    size = f" ({human_bytes(pull.size)})" if pull.size is not None else ""
-    if event.kind == "start" and event.attempt == 1:
-        users = ", ".join(n if n is not None else "(unnamed)" for n in pull.images)
-        line = f"{verb}ing {what}{size} for {users}"
-    elif event.kind == "done":
-        rate = (f", {human_bytes(int(pull.size / event.seconds))}/s"
-                if pull.size is not None and event.seconds else "")
-        line = f"{verb}ed  {what}{size} in {event.seconds:.1f} s{rate}"
-    elif event.kind == "retry":
-        line = f"retry {event.attempt} of {what} in {event.delay:.1f} s: {event.error}"
-    elif event.kind == "fail":
-        line = f"FAILED  {what}: {event.error}"
-    elif event.kind == "skip":
-        line = f"skipped {what}: already in the destination"
-    else:
-        return
-    print(f"werfpull: {line}", file=sys.stderr, flush=True)
+    line = event_line(event, verb)
+    if line:
+        print(f"werfpull: {line}", file=sys.stderr, flush=True)
 
 
 def _report_outcome(plan, outcome, fmt: str) -> None:

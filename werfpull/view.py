@@ -73,3 +73,24 @@ def outcome_text(plan: Plan, outcome) -> str:
             f" ({human_bytes(outcome.bytes)}) in {outcome.seconds:.1f} s into {plan.dest};"
             f" {len(outcome.skipped)} already local; {idle} image(s) with nothing to pull;"
             f" {outcome.retries} retries; {len(outcome.failed)} failed\n")
+
+
+def event_line(event, verb: str = "pull") -> str | None:
+    """One progress line for a transfer event; "pull" or "push" names the direction."""
+    item = event.pull
+    what = f"{item.stage} {item.signature[:12]}"
+    size = f" ({human_bytes(item.size)})" if item.size is not None else ""
+    if event.kind == "start" and event.attempt == 1:
+        users = ", ".join(n if n is not None else "(unnamed)" for n in item.images)
+        return f"{verb}ing {what}{size} for {users}"
+    if event.kind == "done":
+        rate = (f", {human_bytes(int(item.size / event.seconds))}/s"
+                if item.size is not None and event.seconds else "")
+        return f"{verb}ed  {what}{size} in {event.seconds:.1f} s{rate}"
+    if event.kind == "retry":
+        return f"retry {event.attempt} of {what} in {event.delay:.1f} s: {event.error}"
+    if event.kind == "fail":
+        return f"FAILED  {what}: {event.error}"
+    if event.kind == "skip":
+        return f"skipped {what}: already in the destination"
+    return None
