@@ -113,6 +113,9 @@ class Builder:
             self._run(buildah.commit(self.store, ctr, self.name(stage.signature)),
                       f"cannot commit {image.label} {stage.name}")
         except BaseException:
+            # On Ctrl-C or SIGTERM a `buildah run` may still be going: stop it first, or
+            # the container cannot be removed.
+            process.terminate_all()
             process.run(buildah.rm(self.store, ctr))
             raise
         self._existing.add(stage.signature)
