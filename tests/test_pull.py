@@ -334,3 +334,19 @@ def test_torn_oci_index_is_restored_after_a_killed_copy(tmp_path):
     (tmp_path / "index.json").write_bytes(good + b" ")
     _restore_torn_index(str(tmp_path), b"old")  # a valid new index stays
     assert (tmp_path / "index.json").read_bytes() == good + b" "
+
+
+def test_copies_sharing_a_layer_never_run_at_once():
+    """Two stages with a common layer, copied at once, would both download it."""
+    from werfpull.plan import Pull
+    from werfpull.transfer import _startable
+
+    def pull(name, *layers):
+        return Pull(f"image-stage-{name * 64}", name * 64, "s", "sha256:" + "0" * 64, 1,
+                    [[f"sha256:{x * 64}", 1] for x in layers], [])
+
+    base, a, b, c = pull("1", "a", "b"), pull("2", "a", "c"), pull("3", "d"), pull("4", "e")
+    assert _startable([base, a, b, c], [], 4) == [base, b, c]  # a waits for base
+    assert _startable([a, b], [base], 3) == [b]
+    assert _startable([a], [], 1) == [a]  # alone it may always start
+    assert _startable([b, c], [], 1) == [b]  # never more than the free slots

@@ -128,16 +128,22 @@ class Applier:
             return
         # skopeo rewrites an OCI layout's index.json without a lock: two copies into one
         # layout at once can lose a name, so copies into oci: run one at a time.
-        jobs = 1 if self.dest.transport == "oci" else self.jobs
-        pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, len(todo))))
-        futures = {pool.submit(self._one, pull, outcome): pull for pull in todo}
+        jobs = max(1, min(1 if self.dest.transport == "oci" else self.jobs, len(todo)))
+        pool = ThreadPoolExecutor(max_workers=jobs)
+        waiting, running, futures = list(todo), {}, []
         try:
-            pending = set(futures)
-            while pending:
+            while waiting or running:
+                for pull in _startable(waiting, running.values(), jobs - len(running)):
+                    waiting.remove(pull)
+                    future = pool.submit(self._one, pull, outcome)
+                    running[future] = pull
+                    futures.append(future)
                 # A short timeout keeps the main thread responsive to Ctrl-C and SIGTERM.
-                _, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                done, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in done:
+                    del running[future]
         except BaseException:
-            self._interrupt(pool, list(futures))
+            self._interrupt(pool, futures)
             raise
         pool.shutdown(wait=True)
         for future in futures:
@@ -258,6 +264,25 @@ class Applier:
             process.run(skopeo.delete(self.dest.ref(self.repo, pull.signature),
                                       tls_verify=self.opts.tls_verify if remote else None,
                                       authfile=self.opts.authfile if remote else None))
+
+
+def _startable(waiting: list[Pull], running, free: int) -> list[Pull]:
+    """The next copies that share no layer with a running one (or with each other).
+
+    Two copies of stages with a common layer, run at once, both download it: the
+    destination learns of a layer only when a copy has committed it. One after the
+    other, the second reuses it (docs/benchmarks.md, "Bytes moved").
+    """
+    busy = {digest for pull in running for digest, _ in pull.layers}
+    picked = []
+    for pull in waiting:
+        if len(picked) == free:
+            break
+        layers = {digest for digest, _ in pull.layers}
+        if not layers & busy:
+            picked.append(pull)
+            busy |= layers
+    return picked
 
 
 def _read(path: str) -> str:
