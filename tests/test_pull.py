@@ -134,6 +134,22 @@ def test_pull_into_isolated_containers_storage(published, tmp_path):
     assert_exactly(dest, plan)
 
 
+def test_pull_into_another_registry_warms_a_mirror(published, registry):
+    """docker://HOST/REPO as destination: the stages land under the mirror's name."""
+    mirror = registry.repo(published.repo.rsplit("/", 1)[1] + "-mirror")
+    plan = published.plan("--dest", f"docker://{mirror}")
+
+    proc = published.run("pull", "--dest", f"docker://{mirror}", "--format", "json")
+
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(report(proc)["pulled"]) == sorted(p["signature"] for p in plan["pulls"])
+    assert sorted(registry.tags(mirror)) == sorted(p["tag"] for p in plan["pulls"])
+    for pull in plan["pulls"]:  # digests kept: the mirror serves the very same manifests
+        assert raw_digest(f"docker://{mirror}:{pull['tag']}") == pull["digest"]
+    again = published.run("pull", "--dest", f"docker://{mirror}", "--format", "json")
+    assert again.returncode == 0 and report(again)["pulled"] == []
+
+
 def test_rerun_pulls_nothing(published, tmp_path):
     dest = oci(tmp_path)
     first = published.run("pull", "--dest", dest, "--format", "json")

@@ -288,3 +288,28 @@ def test_scripts_parse_in_every_shell(project, repo, tmp_path, shell):
     argv = [shell, "sh", "-n", str(script)] if shell == "busybox" else [shell, "-n", str(script)]
     assert subprocess.run(argv, capture_output=True).returncode == 0
     assert subprocess.run(["shellcheck", str(script)], capture_output=True).returncode == 0
+
+
+def test_mirror_replaces_the_registry_host_at_run_time(git_repo, registry, repo, tmp_path,
+                                                       minimal_path):
+    """Planned against one host, pulled from a mirror holding the same repository path."""
+    from faultproxy import FaultProxy
+
+    git_repo.write("werf.yaml", CONFIG)
+    git_repo.commit()
+    publish_stages(repo, str(git_repo.path))
+    with FaultProxy.for_registry(registry) as proxy:  # the host the plan names
+        plan = make(proxy.repo(repo), str(git_repo.path), tmp_path)
+    assert plan.pulls and not plan.repo.startswith(registry.host)
+    script = write_script(plan, tmp_path)
+    dest = tmp_path / "mirrored"
+
+    # The plan's host is gone; the mirror (the registry itself) has the same path.
+    proc = run_script(script, "pull", path=minimal_path,
+                      env={"WERFPULL_MIRROR": registry.host, "WERFPULL_DEST": f"oci:{dest}"})
+
+    assert proc.returncode == 0, proc.stderr
+    assert oci_digests(dest) == {Repo(plan.repo).tagged(p.signature): p.digest
+                                 for p in plan.pulls}
+    bad = run_script(script, "pull", path=minimal_path, env={"WERFPULL_MIRROR": "x;id"})
+    assert bad.returncode == 2 and "WERFPULL_MIRROR" in bad.stderr
