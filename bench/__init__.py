@@ -22,4 +22,6 @@ BENCHMARKS = (
     "bench.signatures",
     "bench.plan",
     "bench.build",
+    "bench.pull",
+    "bench.bounds",
 )
