@@ -443,6 +443,19 @@ def _fastest(speedup: dict, where: str) -> int:
     return next(j for j in JOBS if speedup[f"{where} {j}"] >= best / (1 + TOLERANCE))
 
 
+# Doubling the copies at once doubles the connections to the registry; below this gain
+# over the capped link, the default does not pay that.
+KNEE = 1.5
+
+
+def _knee(speedup: dict, where: str) -> int:
+    """The --jobs after which doubling gains less than KNEE (JOBS double each step)."""
+    for j, nxt in zip(JOBS, JOBS[1:], strict=False):
+        if speedup[f"{where} {nxt}"] / speedup[f"{where} {j}"] < KNEE:
+            return j
+    return JOBS[-1]
+
+
 def run_jobs(tmp: Path, registry, n_rounds: int) -> dict:
     from faultproxy import FaultProxy
 
@@ -470,9 +483,10 @@ def run_jobs(tmp: Path, registry, n_rounds: int) -> dict:
             "speedup": {f"{w} {j}": timing.ratio(stats, f"{w} {j}", f"{w} 1")
                         for w in places for j in JOBS},
             "paired": paired, "fastest": fastest,
-            # The measure the default is chosen by: loopback, where nothing but werfpull,
-            # skopeo and the storage driver sets the pace.
-            "recommended": fastest["loopback"]}
+            # Loopback shows what werfpull, skopeo and the storage driver cost; the capped
+            # link what the network does. The default serves both: the larger of the two.
+            "knee": _knee(paired, "link"),
+            "recommended": max(fastest["loopback"], _knee(paired, "link"))}
 
 
 def run(quick: bool) -> dict:
@@ -652,8 +666,10 @@ def markdown(result: dict) -> str:
         f"best paired speed-up ({max(par['paired'][f'loopback {j}'] for j in JOBS):.2f}x). "
         f"**Recommended `DEFAULT_JOBS`: {rec}** ("
         + (f"now {now}: unchanged" if rec == now else f"now {now}: the measurements say {rec}")
-        + f"), the smallest `--jobs` within {TOLERANCE:.0%} of the best paired speed-up over "
-        f"loopback. Over the throttled link the speed-up keeps growing up to {fast['link']} "
+        + f"), the larger of the smallest `--jobs` within {TOLERANCE:.0%} of the best paired "
+        f"speed-up over loopback and the `--jobs` after which doubling gains less than "
+        f"{KNEE}x over the throttled link ({par['knee']}). Over that link the speed-up keeps "
+        f"growing up to {fast['link']} "
         + (f"(`--jobs {JOBS[-1]}` is {link_gain:.2f}x faster than `--jobs {rec}` there)"
            if rec != JOBS[-1] else "")
         + ", but the proxy caps each connection, not their sum: on a link that a few "
