@@ -69,8 +69,15 @@ def plan_text(plan: Plan) -> str:
 def outcome_text(plan: Plan, outcome) -> str:
     idle = sum(1 for i in plan.images if i.needed and not any(
         p.signature == i.selected for p in plan.pulls))
+    from werfpull.planner import download_bytes
+
+    # Stages that share layers carry them in each image; a copy fetches them once.
+    distinct = download_bytes(outcome.pulled, None)
+    size = human_bytes(outcome.bytes) + (
+        f" of images, {human_bytes(distinct)} of distinct blobs"
+        if distinct is not None and distinct != outcome.bytes else "")
     return (f"Pulled {len(outcome.pulled)} stage{'s' if len(outcome.pulled) != 1 else ''}"
-            f" ({human_bytes(outcome.bytes)}) in {outcome.seconds:.1f} s into {plan.dest};"
+            f" ({size}) in {outcome.seconds:.1f} s into {plan.dest};"
             f" {len(outcome.skipped)} already local; {idle} image(s) with nothing to pull;"
             f" {outcome.retries} retries; {len(outcome.failed)} failed\n")
 
