@@ -59,34 +59,8 @@ WRAPPER = (
 
 
 def werf_yaml(n: int) -> str:
-    """n images and n // 50 + 1 artifacts, shell stages, shaped like plan-200-images':
-    every tenth document names two images with one body, some images build on others
-    (`fromImage`), some import an artifact, images of a base share `beforeInstall`."""
-    artifacts = n // 50 + 1
-    docs = [f"project: bench-bounds-{n}\nconfigVersion: 1\n"]
-    for a in range(artifacts):
-        docs.append(f"artifact: art{a}\nfrom: alpine:3.18\nshell:\n"
-                    f"  install: [make -C /src/art{a}]\n  setup: [strip /out/art{a}]\n")
-    i = 0
-    while i < n:
-        if i % 10 == 8 and i + 1 < n:
-            names, step = f"[img{i:04d}, img{i + 1:04d}]", 2
-        else:
-            names, step = f"img{i:04d}", 1
-        base = (f"fromImage: img{i - 1:04d}" if i % 20 == 5 else
-                f"from: {'alpine:3.18' if i % 3 == 0 else 'debian:12'}")
-        body = (f"image: {names}\n{base}\nshell:\n"
-                f"  beforeInstall: [apt-get update, apt-get install -y pkg{i % 17}]\n"
-                f"  install: [pip install -r requirements-{i}.txt]\n"
-                f"  beforeSetup: [make configure]\n"
-                f"  setup: [make build TARGET={i}]\n"
-                f"docker:\n  ENV: {{APP: img{i:04d}}}\n")
-        if i % 25 == 0:
-            body += (f"import:\n- artifact: art{(i // 25) % artifacts}\n  add: /out\n"
-                     f"  to: /opt/art\n  after: install\n")
-        docs.append(body)
-        i += step
-    return "---\n".join(docs)
+    """n images and n // 50 + 1 artifacts, shaped like plan-200-images' config."""
+    return fixtures.images_config(f"bench-bounds-{n}", n, n // 50 + 1, width=4)
 
 
 class Measured:

@@ -48,10 +48,7 @@ class Bench:
         self.tmp, self.repo = tmp, repo
         self.project = tmp / "project"
         self.env = timing.werfpull_env()
-        self.git_env = fixtures.git_env(tmp / "home")
-        self.git_env.update(GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@werfpull.invalid",
-                            GIT_COMMITTER_NAME="bench",
-                            GIT_COMMITTER_EMAIL="bench@werfpull.invalid")
+        self.git_env = fixtures.git_env(tmp / "home", identity=True)
         self.runs = 0
         self.parts: dict[str, list[Sample]] = {"pull": [], "build after pull": []}
         self.reports: dict[str, list[dict]] = {"cold": [], "pull+build": []}

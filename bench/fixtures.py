@@ -31,8 +31,8 @@ if str(TESTS) not in sys.path:
 
 from registry import Registry, make_oci_image, push_oci  # noqa: E402
 
-__all__ = ["Registry", "fake_stage_tags", "git_env", "git_repo_with_files", "push_seed_image",
-           "seed_tags", "skopeo_digest", "skopeo_tags", "tempdir"]
+__all__ = ["Registry", "fake_stage_tags", "git_env", "git_repo_with_files", "images_config",
+           "push_seed_image", "seed_tags", "skopeo_digest", "skopeo_tags", "tempdir"]
 
 
 @contextlib.contextmanager
@@ -48,13 +48,48 @@ def tempdir(prefix: str) -> Iterator[Path]:
             progress(f"removed {path} in {time.perf_counter() - t0:.0f} s")
 
 
-def git_env(home: Path) -> dict[str, str]:
-    """git without the host's system and global configuration."""
+def git_env(home: Path, identity: bool = False) -> dict[str, str]:
+    """git without the host's system and global configuration; `identity` for commits."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     home.mkdir(parents=True, exist_ok=True)
     env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), GIT_CONFIG_NOSYSTEM="1",
                GIT_TERMINAL_PROMPT="0")
+    if identity:
+        env.update(GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@werfpull.invalid",
+                   GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@werfpull.invalid")
     return env
+
+
+def images_config(project: str, images: int, artifacts: int, width: int = 3) -> str:
+    """A werf.yaml of `images` images and `artifacts` artifacts, shell stages: every tenth
+    document names two images with one body (`image: [a, b]`), some images build on
+    others (`fromImage`), some import an artifact, images of a base share their
+    `beforeInstall` stage. Image names are zero-padded to `width` digits."""
+    docs = [f"project: {project}\nconfigVersion: 1\n"]
+    for a in range(artifacts):
+        docs.append(f"artifact: art{a}\nfrom: alpine:3.18\nshell:\n"
+                    f"  install: [make -C /src/art{a}]\n  setup: [strip /out/art{a}]\n")
+    i = 0
+    while i < images:
+        if i % 10 == 8 and i + 1 < images:
+            names, step = f"[img{i:0{width}d}, img{i + 1:0{width}d}]", 2
+        else:
+            names, step = f"img{i:0{width}d}", 1
+        base = (f"fromImage: img{i - 1:0{width}d}" if i % 20 == 5 else
+                f"from: {'alpine:3.18' if i % 3 == 0 else 'debian:12'}")
+        body = (f"image: {names}\n{base}\nshell:\n"
+                f"  beforeInstall: [apt-get update, apt-get install -y pkg{i % 17}]\n"
+                f"  install: [pip install -r requirements-{i}.txt]\n"
+                f"  beforeSetup: [make configure]\n"
+                f"  setup: [make build TARGET={i}]\n"
+                f"  setupCacheVersion: {i % 3}\n"
+                f"docker:\n  ENV: {{APP: img{i:0{width}d}}}\n")
+        if i % 25 == 0:
+            body += (f"import:\n- artifact: art{(i // 25) % artifacts}\n  add: /out\n"
+                     f"  to: /opt/art\n  after: install\n")
+        docs.append(body)
+        i += step
+    return "---\n".join(docs)
 
 
 def git_repo_with_files(path: Path, files: Iterable[tuple[str, bytes]],

@@ -36,34 +36,7 @@ SWEEP_QUICK = (1, 4, 16, 64)
 
 
 def werf_yaml() -> str:
-    """200 images and 4 artifacts, shell stages; every tenth document names two images
-    with one body (`image: [a, b]`), some images build on others (`fromImage`), some
-    import an artifact, and images of a base share their `beforeInstall` stage."""
-    docs = ["project: bench-plan\nconfigVersion: 1\n"]
-    for a in range(ARTIFACTS):
-        docs.append(f"artifact: art{a}\nfrom: alpine:3.18\nshell:\n"
-                    f"  install: [make -C /src/art{a}]\n  setup: [strip /out/art{a}]\n")
-    i = 0
-    while i < IMAGES:
-        if i % 10 == 8:
-            names, step = f"[img{i:03d}, img{i + 1:03d}]", 2
-        else:
-            names, step = f"img{i:03d}", 1
-        base = (f"fromImage: img{i - 1:03d}" if i % 20 == 5 else
-                f"from: {'alpine:3.18' if i % 3 == 0 else 'debian:12'}")
-        body = (f"image: {names}\n{base}\nshell:\n"
-                f"  beforeInstall: [apt-get update, apt-get install -y pkg{i % 17}]\n"
-                f"  install: [pip install -r requirements-{i}.txt]\n"
-                f"  beforeSetup: [make configure]\n"
-                f"  setup: [make build TARGET={i}]\n"
-                f"  setupCacheVersion: {i % 3}\n"
-                f"docker:\n  ENV: {{APP: img{i:03d}}}\n")
-        if i % 25 == 0:
-            body += (f"import:\n- artifact: art{(i // 25) % ARTIFACTS}\n  add: /out\n"
-                     f"  to: /opt/art\n  after: install\n")
-        docs.append(body)
-        i += step
-    return "---\n".join(docs)
+    return fixtures.images_config("bench-plan", IMAGES, ARTIFACTS)
 
 
 def plan_argv(repo: str, project: Path, dest: Path, inventory: str | None,

@@ -146,10 +146,7 @@ class Bytes:
         self.direct = Direct(registry, self.name)
         self.project = tmp / "project"
         self.env = timing.werfpull_env()
-        self.git_env = fixtures.git_env(tmp / "home")
-        self.git_env.update(GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@werfpull.invalid",
-                            GIT_COMMITTER_NAME="bench",
-                            GIT_COMMITTER_EMAIL="bench@werfpull.invalid")
+        self.git_env = fixtures.git_env(tmp / "home", identity=True)
         self.n = 0
 
     def git(self, *args: str) -> None:
