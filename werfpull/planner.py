@@ -67,10 +67,10 @@ def _image_plan(stages: ImageStages, k: int, needed: bool, inv: Inventory,
     states = [StageState(s.name, s.signature, s.signature in inv.remote,
                          s.signature in inv.local) for s in stages.stages]
     if all_stages:
-        todo = [s for s in states if s.remote and not s.local]
-        reason = (f"all stages: pulling {len(todo)} of {len(states)} "
-                  f"({len(states) - len(todo) - sum(1 for s in states if not s.remote)}"
-                  f" already local, {sum(1 for s in states if not s.remote)} not in the registry)")
+        todo = sum(1 for s in states if s.remote and not s.local)
+        missing = sum(1 for s in states if not s.remote)
+        reason = (f"all stages: pulling {todo} of {len(states)} ({len(states) - todo - missing}"
+                  f" already local, {missing} not in the registry)")
         return ImagePlan(stages.image.name, stages.image.kind, needed, states,
                          states[k].signature if k >= 0 else None, reason)
     selected = states[k].signature if k >= 0 and needed else None
