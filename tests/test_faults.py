@@ -378,6 +378,27 @@ def test_interrupt_stops_skopeo_and_a_rerun_completes(project, proxy, tmp_path, 
     assert_complete(dest, plan)
 
 
+def test_sigkill_leaves_no_skopeo_running_and_a_rerun_completes(project, proxy, tmp_path):
+    """No cleanup runs after SIGKILL; the children still get their parent-death signal."""
+    project.publish(payload=2_000_000)
+    dest = store(tmp_path)
+    plan = json.loads(werfpull("plan", *project.args("--dest", dest, "--format", "json")).stdout)
+    mark = str(tmp_path)
+    run = start_copying(project, proxy, dest, mark)
+    assert skopeo_children(mark)
+
+    proxy.throttle(10_000)  # left alone, the copies would now need minutes to finish
+    run.proc.send_signal(signal.SIGKILL)
+    assert run.wait() == -signal.SIGKILL
+
+    wait_until(lambda: not skopeo_children(mark), "the skopeo children to end", timeout=10)
+    assert_nothing_half_tagged(dest, plan)
+    proxy.clear()
+    again = werfpull("pull", *project.args("--dest", dest, "--format", "json"))
+    assert again.returncode == 0, again.stderr
+    assert_complete(dest, plan)
+
+
 def test_registry_restart_mid_pull(registry, project, proxy, tmp_path):
     project.publish(payload=1_000_000)
     dest = store(tmp_path)

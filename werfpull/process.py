@@ -6,8 +6,10 @@ Owns logging the argv, running it through `sh`, and turning a failure into a
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import shutil
+import signal
 import threading
 
 import sh
@@ -42,6 +44,19 @@ def require(tool: str, package: str | None = None) -> str:
     return path
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the thread that started it dies, werfpull included.
+
+    A SIGKILLed werfpull (a CI job's hard timeout) runs no cleanup; without this its
+    skopeo children would go on copying. Linux only; elsewhere a no-op.
+    """
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+_PR_SET_PDEATHSIG = 1
 _live: dict[int, object] = {}
 _live_lock = threading.Lock()
 
@@ -58,7 +73,7 @@ def run(argv: list[str], *, timeout: float | None = None, env: dict | None = Non
     # buffers reads a 20,000-tag listing in a fraction of the time (docs/benchmarks.md).
     proc = cmd(*argv[1:], _bg=True, _bg_exc=False, _return_cmd=True, _timeout=timeout,
                _env=env, _in=None, _new_session=False, _tty_out=False,
-               _out_bufsize=65536, _err_bufsize=65536)
+               _out_bufsize=65536, _err_bufsize=65536, _preexec_fn=_die_with_parent)
     with _live_lock:
         _live[id(proc)] = proc
     try:
