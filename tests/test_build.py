@@ -340,9 +340,10 @@ def test_final_image_has_head_files_and_the_new_before_setup(scenario):
         assert (root / "opt/deps/deps.txt").read_text() == APP_FILES["app/deps.txt"]
         assert not (root / "app/untracked.txt").exists()
         assert not (root / "app/werf.yaml").exists()  # outside the mapping's add
-        for path in ("app/run.sh", "app/deps.txt"):
+        for path in ("app/run.sh", "app/deps.txt", "app"):  # the mapping's directory too
             st = (root / path).lstat()
             assert (st.st_uid, st.st_gid) == (APP_UID, APP_GID), path
+        assert (root / "opt").stat().st_uid == 0  # nothing outside the mapping
 
 
 def test_import_respects_include_exclude_and_owner(scenario):

@@ -203,6 +203,11 @@ class Builder:
                 continue  # a submodule: a commit, not a file
             _place(os.path.join(tree, entry.path), root + target)
             _chown(root, root + target, mapping.owner, mapping.group)
+        # The mapping's directories belong to its owner too, from `to` down (never "/").
+        top = _abs(mapping.to)
+        dirs = {d for t in placed for d in _parents(os.path.dirname(t), top)}
+        for directory in sorted(dirs):
+            _chown(root, root + directory, mapping.owner, mapping.group)
         os.makedirs(os.path.dirname(state), exist_ok=True)
         with open(state, "w", encoding="utf-8", errors="surrogateescape") as fh:
             fh.write("".join(f"{t}\n" for t in sorted(placed)))
@@ -301,6 +306,18 @@ def docker_flags(docker: dict) -> list[str]:
 def _abs(path: str) -> str:
     """An absolute, normal path inside the image ("//x" would stay "//x" otherwise)."""
     return os.path.normpath("/" + path.lstrip("/"))
+
+
+def _parents(directory: str, top: str) -> list[str]:
+    """`directory` and its parents up to and including `top`; none when `top` is "/",
+    whose directories (/usr, /etc) the image had before any mapping."""
+    if top == "/":
+        return []
+    out = []
+    while directory != "/" and (directory == top or directory.startswith(top.rstrip("/") + "/")):
+        out.append(directory)
+        directory = os.path.dirname(directory)
+    return out
 
 
 def _tail(stderr: str) -> str:
