@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from werfpull import buildah, process
 from werfpull.config import USER_STAGES, GitMapping, Image
 from werfpull.dest import Destination, local_stages, storage_flags
-from werfpull.errors import ConfigError, ToolError
+from werfpull.errors import ConfigError
 from werfpull.gitfiles import GitState, MappingFiles, list_tree
 from werfpull.globs import GlobSet
 from werfpull.project import Project
@@ -151,9 +151,8 @@ class Builder:
             return  # a stage made non-empty by its cache version alone
         result = process.run(buildah.run(self.store, ctr, script, self._volumes(image)))
         if not result.ok:
-            raise ToolError(f"{image.label} {stage} failed (exit {result.code}):"
-                            f" {_script_tail(result.stderr)}", argv=result.argv,
-                            code=result.code, stderr=result.stderr)
+            raise result.error(f"{image.label} {stage} failed (exit {result.code}):"
+                               f" {_script_tail(result)}")
 
     def _volumes(self, image: Image) -> list[tuple[str, str]]:
         vols = []
@@ -252,8 +251,7 @@ class Builder:
     def _run(self, argv: list[str], what: str) -> str:
         result = process.run(argv)
         if not result.ok:
-            raise ToolError(f"{what}: {_tail(result.stderr)}", argv=argv, code=result.code,
-                            stderr=result.stderr)
+            raise result.error(f"{what}: {result.last_line}")
         return result.stdout.decode()
 
 
@@ -320,20 +318,15 @@ def _parents(directory: str, top: str) -> list[str]:
     return out
 
 
-def _tail(stderr: str) -> str:
-    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else "no message"
-
-
 # What `buildah run` adds after a failing command's own output.
 _RUN_TRAILER = ("subprocess exited with status", "Error: exit status", "error running container")
 
 
-def _script_tail(stderr: str) -> str:
+def _script_tail(result: process.Result) -> str:
     """The failing command's last word, not buildah's "exit status N" that follows it."""
-    lines = [ln for ln in stderr.strip().splitlines()
+    lines = [ln for ln in result.stderr.strip().splitlines()
              if ln.strip() and not ln.startswith(_RUN_TRAILER)]
-    return lines[-1] if lines else _tail(stderr)
+    return lines[-1] if lines else result.last_line
 
 
 def _read_lines(path: str) -> list[str]:

@@ -29,11 +29,16 @@ class Result:
     def ok(self) -> bool:
         return self.code == 0
 
+    @property
+    def last_line(self) -> str:
+        """The last non-blank line of stderr, or the exit code when there is none."""
+        lines = [ln for ln in self.stderr.strip().splitlines() if ln.strip()]
+        return lines[-1] if lines else f"exit code {self.code}"
+
     def error(self, message: str | None = None) -> ToolError:
-        tail = self.stderr.strip()[-STDERR_TAIL:]
-        last = tail.splitlines()[-1] if tail else f"exit code {self.code}"
-        return ToolError(message or f"{self.argv[0]} failed: {last}", argv=self.argv,
-                         code=self.code, stderr=tail)
+        return ToolError(message or f"{self.argv[0]} failed: {self.last_line}",
+                         argv=self.argv, code=self.code,
+                         stderr=self.stderr.strip()[-STDERR_TAIL:])
 
 
 def require(tool: str, package: str | None = None) -> str:
