@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from werfpull import __version__
 from werfpull.errors import PlanError, UsageError
@@ -62,11 +62,9 @@ class Plan:
     inventory: str = "auto"  # which strategy listed the registry
     format: int = FORMAT
     tool: str = __version__
-    extra: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         data = asdict(self)
-        data.pop("extra")
         order = ["format", "tool", "repo", "dest", "dest_reason", "registry", "project",
                  "config_digest", "all_stages", "inventory", "download", "images", "pulls"]
         return {k: data[k] for k in order}

@@ -20,7 +20,6 @@ DOMAIN_RE = re.compile(_DOMAIN)
 TAG_RE = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
 DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
 SIGNATURE_RE = re.compile(r"[0-9a-f]{64}")
-STAGE_TAG_RE = re.compile(r"image-stage-([0-9a-f]{64})")
 STAGE_TAG_PREFIX = "image-stage-"
 
 
@@ -28,12 +27,6 @@ def stage_tag(signature: str) -> str:
     if not SIGNATURE_RE.fullmatch(signature):
         raise ValueError(f"not a stage signature: {signature!r}")
     return STAGE_TAG_PREFIX + signature
-
-
-def signature_of_tag(tag: str) -> str | None:
-    """The signature in a stage tag; None for any other tag, even one that looks close."""
-    m = STAGE_TAG_RE.fullmatch(tag)
-    return m.group(1) if m else None
 
 
 @dataclass(frozen=True)
