@@ -78,7 +78,7 @@ script:
 # The same interpreter bootstrap installed werfpull's dependencies into; DEMO_WORK=MB
 # sets how much data the example's install stage generates (make demo DEMO_WORK=50).
 demo: bootstrap
-	$(PYTHON) scripts/demo
+	PYTHONPATH=$(CURDIR) $(PYTHON) scripts/demo
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache .tox *.egg-info

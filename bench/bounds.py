@@ -138,7 +138,7 @@ def run_sizes(tmp: Path, repo: str, measured: Measured, n_rounds: int) -> dict:
 
 
 def run_large(tmp: Path, registry, measured: Measured, large_mb: int, n_rounds: int) -> dict:
-    from stages import publish_stages
+    from tests.support.stages import publish_stages
 
     repo = registry.repo("bench/bounds-large")
     project = tmp / "large-project"

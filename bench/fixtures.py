@@ -6,7 +6,7 @@
 * `seed_tags`: T tags written straight into Docker Distribution 2.8's filesystem
   storage, all pointing at the manifest of one image pushed for real, because
   pushing 20,000 tags through the API takes far longer than the benchmark itself.
-* `Registry` and the OCI helpers come from tests/registry.py, shared with the tests.
+* `Registry` and the OCI helpers come from tests/support/registry.py, shared with the tests.
 """
 
 from __future__ import annotations
@@ -17,19 +17,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from bench.timing import ROOT, progress
-
-TESTS = ROOT / "tests"
-if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))
-
-from registry import Registry, make_oci_image, push_oci  # noqa: E402
+from bench.timing import progress
+from tests.support.registry import Registry, make_oci_image, push_oci
 
 __all__ = ["Registry", "fake_stage_tags", "git_env", "git_repo_with_files", "images_config",
            "push_seed_image", "seed_tags", "skopeo_digest", "skopeo_tags", "tempdir"]

@@ -56,7 +56,7 @@ def _check_plan(path: Path, strategy: str, min_images: int):
 
 
 def run(quick: bool) -> dict:
-    from werfpull.registry import PROBE_JOBS, PROBE_MAX
+    from werfpull.inventory.registry import PROBE_JOBS, PROBE_MAX
 
     n_rounds = timing.rounds(quick, full=7)
     probe_rounds = timing.rounds(quick, full=3, fast=1)
@@ -187,10 +187,10 @@ def _in_process(repos: dict, project: Path, dest: Path, n_rounds: int) -> dict:
     """make_plan in-process, and its listing taken apart: werfpull's whole listing
     (`Remote.list_tags`), the skopeo call through werfpull's `process.run`
     (sh), the same argv through `subprocess.run`, and parsing the tags."""
-    from werfpull import process, skopeo
-    from werfpull.commands.plan import PlanRequest, make_plan
+    from werfpull.inventory.registry import Remote
+    from werfpull.plan.make import PlanRequest, make_plan
     from werfpull.refs import parse_repo
-    from werfpull.registry import Remote
+    from werfpull.tools import process, skopeo
 
     opts = skopeo.RegistryOptions(insecure=True)
     variants = []
@@ -229,10 +229,10 @@ def _sweep(repos: dict, project: Path, sizes, n_rounds: int) -> dict:
     `auto` makes, with far less noise than whole plans. A fresh Remote per call, so no
     manifest cache carries over.
     """
-    from werfpull import skopeo
+    from werfpull.inventory.registry import Remote
     from werfpull.project import load_project
     from werfpull.refs import parse_repo
-    from werfpull.registry import Remote
+    from werfpull.tools import skopeo
 
     opts = skopeo.RegistryOptions(insecure=True)
     loaded = load_project(str(project))

@@ -5,10 +5,10 @@ copies to run at once.
 base layers (backend and frontend have the same `from`, `beforeInstall` and `install`;
 worker shares only `from`; docs has its own) has every stage published to a real
 docker-registry, each stage its previous stage's layers plus one layer of PAYLOAD
-incompressible bytes (tests/stages.py). Then backend's `beforeSetup` changes (a commit).
+incompressible bytes (tests/support/stages.py). Then backend's `beforeSetup` changes (a commit).
 On a fresh destination (an isolated containers-storage root, and an `oci:` layout), the
 bytes sent by the registry are counted at a TCP proxy in front of it
-(tests/faultproxy.py, with its request log on) for:
+(tests/support/faultproxy.py, with its request log on) for:
 
   pull          `werfpull pull REPO` (plan, then copy; default --jobs)
   pull -j1      the same with `--jobs 1` (containers-storage; `oci:` copies are serial)
@@ -25,7 +25,7 @@ the request log says what every byte above the minimum was.
 (b) Parallel copies: `werfpull pull --jobs J` for J in JOBS on 8 independent stages
 (8 images with different `from`, one stage of 2-4.8 MB each), straight to the
 registry, each run into a fresh containers-storage root, interleaved rounds, medians;
-the ratios to --jobs 1 recommend `DEFAULT_JOBS` (werfpull/transfer.py).
+the ratios to --jobs 1 recommend `DEFAULT_JOBS` (werfpull/apply/transfer.py).
 """
 
 from __future__ import annotations
@@ -155,8 +155,7 @@ class Bytes:
 
     def publish(self) -> dict:
         """Commit the first config, push all its stages, commit the change; the old finals."""
-        from stages import publish_stages
-
+        from tests.support.stages import publish_stages
         from werfpull.project import load_project
 
         self.project.mkdir()
@@ -318,7 +317,7 @@ def _median(values: list[float]) -> float:
 
 
 def run_bytes(tmp: Path, registry, n_rounds: int) -> dict:
-    from faultproxy import FaultProxy
+    from tests.support.faultproxy import FaultProxy
 
     proxy = FaultProxy.for_registry(registry, max_seconds=3600, log_requests=True).start()
     try:
@@ -396,7 +395,7 @@ class Jobs:
         self.apply_seconds: dict[str, list[float]] = {}
 
     def publish(self) -> int:
-        from stages import publish_stages
+        from tests.support.stages import publish_stages
 
         self.project.mkdir()
         (self.project / "werf.yaml").write_text(PAR_PROJECT)
@@ -454,7 +453,7 @@ def _knee(speedup: dict, where: str) -> int:
 
 
 def run_jobs(tmp: Path, registry, n_rounds: int) -> dict:
-    from faultproxy import FaultProxy
+    from tests.support.faultproxy import FaultProxy
 
     proxy = FaultProxy.for_registry(registry, max_seconds=3600).start()
     proxy.throttle(LINK_RATE)
@@ -487,7 +486,7 @@ def run_jobs(tmp: Path, registry, n_rounds: int) -> dict:
 
 
 def run(quick: bool) -> dict:
-    from werfpull.transfer import DEFAULT_JOBS
+    from werfpull.apply.transfer import DEFAULT_JOBS
 
     bytes_rounds = timing.rounds(quick, full=3, fast=1)
     jobs_rounds = timing.rounds(quick, full=5, fast=2)

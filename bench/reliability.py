@@ -6,7 +6,7 @@ document of what was measured per case and run: exit code, retries taken (from
 `--format json`), seconds to finish or fail, connections counted at the fault proxy
 or requests counted in the registry's access log. The document also goes to
 bench/results/reliability.json. Each case is run `--runs` times (default 3); nothing
-here asserts, the tests do (tests/test_faults.py, tests/test_security.py).
+here asserts, the tests do (tests/integration/test_faults.py, tests/integration/test_security.py).
 
 Not one of `python3 -m bench`'s benchmarks: those rewrite docs/benchmarks.md, while
 these figures are quoted in docs/reliability.md by hand, with this command named.
@@ -27,16 +27,12 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-TESTS = ROOT / "tests"
-for path in (str(ROOT), str(TESTS)):
-    if path not in sys.path:
-        sys.path.insert(0, path)
+from tests.support.faultproxy import FaultProxy
+from tests.support.registry import Registry
+from tests.support.secure_registry import SecureRegistry
+from tests.support.stages import landed, publish_stages
 
-from faultproxy import FaultProxy  # noqa: E402
-from registry import Registry  # noqa: E402
-from secure_registry import SecureRegistry  # noqa: E402
-from stages import landed, publish_stages  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 PROJECT = "project: reliability\nconfigVersion: 1\n" + "".join(
     f"---\nimage: {n}\nfrom: alpine:3.18\nshell:\n  install: make {n}\n" for n in "xy")
@@ -351,9 +347,8 @@ def concurrent_cases(work: Path) -> dict:
 def torn_index(work: Path, copies: int = 30) -> dict:
     """skopeo copies into one OCI layout while a thread reads index.json via werfpull's
     oci_refs: torn reads seen with the copies unlocked, and under werfpull's lock."""
-    from registry import make_oci_image
-
-    from werfpull.dest import oci_lock, oci_refs
+    from tests.support.registry import make_oci_image
+    from werfpull.destinations.oci import oci_lock, oci_refs
 
     src = work / "src"
     for i in range(copies):

@@ -123,9 +123,9 @@ def _cli(repo: Path) -> list[str]:
 
 
 def run(quick: bool) -> dict:
-    from werfpull import gitfiles
-    from werfpull.config import load_config
+    from werfpull.config.load import load_config
     from werfpull.project import load_project
+    from werfpull.signatures import gitfiles
 
     n_rounds = timing.rounds(quick)
     env = timing.werfpull_env()

@@ -1,5 +1,5 @@
 """`python -m werfpull`."""
 
-from werfpull.cli import main
+from werfpull.cli.main import main
 
 raise SystemExit(main())

@@ -6,16 +6,18 @@ repository holds it, and how a `fromLatest` base image's digest is asked for.
 
 from __future__ import annotations
 
-import hashlib
+import difflib
 import os
 from dataclasses import dataclass
 
-from werfpull import process, skopeo
-from werfpull.config import Config, Image, load_config
+from werfpull.config.load import load_config
+from werfpull.config.model import Config, Image
 from werfpull.errors import UsageError
-from werfpull.gitfiles import GitState
-from werfpull.registry import classify
-from werfpull.signatures import ImageStages, Signer
+from werfpull.inventory.registry import manifest_digest
+from werfpull.refs import Repo
+from werfpull.signatures.gitfiles import GitState
+from werfpull.signatures.signer import ImageStages, Signer
+from werfpull.tools import skopeo
 
 
 @dataclass
@@ -30,8 +32,6 @@ class Project:
         known = {i.name for i in self.config.images if i.name is not None}
         for name in names:
             if name not in known:
-                import difflib
-
                 near = difflib.get_close_matches(name, sorted(known), n=1)
                 raise UsageError(f"{self.config.path}: no image or artifact named {name!r}",
                                  hint=f"did you mean {near[0]!r}?" if near else
@@ -44,14 +44,16 @@ class Project:
         return self.config.order()
 
 
+def default_repo(project: str) -> str:
+    """Where the builder names stages when no --repo is given."""
+    return f"localhost/{project.lower()}/stages"
+
+
 def base_digest(opts: skopeo.RegistryOptions):
     """The resolver for `fromLatest`: the base image's manifest digest in its registry."""
     def resolve(ref: str) -> str:
-        result = process.run(skopeo.inspect_raw(f"docker://{ref}", tls_verify=opts.tls_verify,
-                                                 authfile=opts.authfile))
-        if not result.ok:
-            raise classify(result, ref.split("/", 1)[0], f"the base image {ref} (fromLatest)")
-        return "sha256:" + hashlib.sha256(result.stdout).hexdigest()
+        host = Repo(ref.split("@", 1)[0]).host
+        return manifest_digest(ref, host, opts, f"the base image {ref} (fromLatest)")
     return resolve
 
 

@@ -6,6 +6,7 @@ digest is validated here first, so a hostile name never gets further than this.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -21,6 +22,11 @@ TAG_RE = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
 DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
 SIGNATURE_RE = re.compile(r"[0-9a-f]{64}")
 STAGE_TAG_PREFIX = "image-stage-"
+
+
+def sha256_digest(data: bytes) -> str:
+    """The OCI digest of `data`: "sha256:" and 64 lower-case hex digits."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def stage_tag(signature: str) -> str:
@@ -49,12 +55,11 @@ class Repo:
         check_digest(digest)
         return f"{self.name}@{digest}"
 
-    def with_host(self, host: str) -> Repo:
-        """The same repository path on another registry (a mirror)."""
-        check_host(host)
-        path = self.name.split("/", 1)[1] if self.host != "docker.io" or \
-            self.name.startswith("docker.io/") else self.name
-        return parse_repo(f"{host}/{path}")
+    @property
+    def path(self) -> str:
+        """The repository path without its registry host (as a mirror serves it)."""
+        first, _, rest = self.name.partition("/")
+        return rest if first == self.host else self.name
 
     def __str__(self) -> str:
         return self.name

@@ -6,27 +6,26 @@ import os
 import time
 from collections.abc import Callable
 
-from werfpull.builder import Builder, StageResult
-from werfpull.dest import parse_dest
+from werfpull.builder.stapel import Builder, StageResult
+from werfpull.destinations import ContainersStorage, parse_dest
 from werfpull.errors import UsageError
-from werfpull.project import load_project
+from werfpull.project import default_repo, load_project
 from werfpull.refs import parse_repo
-
-
-def default_repo(project: str) -> str:
-    return f"localhost/{project.lower()}/stages"
+from werfpull.tools import skopeo
 
 
 def build(names: list[str], *, directory: str = ".", config: str | None = None,
           repo: str | None = None, storage: str = "containers-storage",
+          registry: skopeo.RegistryOptions | None = None,
           report: Callable[[StageResult], None] = lambda r: None) -> dict:
     dest = parse_dest(storage)
-    if dest.transport != "containers-storage":
+    if not isinstance(dest, ContainersStorage):
         raise UsageError(f"--storage {storage!r}: the builder needs containers-storage")
     started = time.monotonic()
-    project = load_project(directory, config)
+    project = load_project(directory, config, registry)
     stages_repo = parse_repo(repo or default_repo(project.config.project), "--repo")
-    builder = Builder(project, os.path.abspath(directory), stages_repo, dest, report)
+    builder = Builder(project, os.path.abspath(directory), stages_repo, dest, report,
+                      registry or skopeo.RegistryOptions())
     try:
         results = builder.build(names)
     finally:

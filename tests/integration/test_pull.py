@@ -1,0 +1,376 @@
+"""`werfpull pull` and `werfpull apply` against a real registry, with real skopeo.
+
+Each test publishes the stages of a small project to a fresh repository, pulls them
+into an isolated destination (an OCI layout or a containers-storage root in tmp) and
+checks with skopeo and buildah that exactly the planned stages landed, byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.stages import (
+    delete_manifest,
+    dest_ref,
+    landed,
+    publish_stages,
+    raw_digest,
+    werfpull,
+)
+
+PROJECT = """\
+project: pulls
+configVersion: 1
+---
+artifact: tools
+from: alpine:3.18
+shell:
+  install: make tools
+---
+image: [a, b]
+from: alpine:3.18
+shell:
+  beforeInstall: apk add curl
+  install: make ab
+---
+image: c
+from: alpine:3.18
+shell:
+  beforeInstall: apk add curl
+  setup: make c
+import:
+- artifact: tools
+  add: /tools
+  to: /usr/local/bin
+  after: install
+"""
+
+
+@dataclass
+class Published:
+    dir: Path
+    repo: str
+    digests: dict[str, str]  # signature -> manifest digest, every stage pushed
+    tmp: Path
+
+    def run(self, command: str, *args, repo: str | None = None):
+        """werfpull plan/pull of this project against its repository."""
+        return werfpull(command, repo or self.repo, *args, "--dir", self.dir,
+                        "--insecure-registry")
+
+    def plan(self, *args) -> dict:
+        proc = self.run("plan", *args, "--format", "json")
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    def save_plan(self, dest: str, *args) -> Path:
+        path = self.tmp / "plan.json"
+        proc = self.run("plan", "--dest", dest, "--out", path, *args)
+        assert proc.returncode == 0, proc.stderr
+        return path
+
+
+@pytest.fixture
+def published(git_repo, repo, tmp_path) -> Published:
+    git_repo.write("werf.yaml", PROJECT)
+    git_repo.commit()
+    digests = publish_stages(repo, str(git_repo.path), workdir=str(tmp_path / "publish"))
+    return Published(git_repo.path, repo, digests, tmp_path)
+
+
+def expected(plan: dict) -> dict[str, str]:
+    """{name in the destination: digest} of every pull of a plan."""
+    return {f"{plan['repo']}:{p['tag']}": p["digest"] for p in plan["pulls"]}
+
+
+def oci(tmp_path: Path) -> str:
+    return f"oci:{tmp_path / 'layout'}"
+
+
+def store(tmp_path: Path) -> str:
+    return f"containers-storage:[vfs@{tmp_path / 'root'}+{tmp_path / 'runroot'}]"
+
+
+def assert_exactly(dest: str, plan: dict) -> None:
+    """The destination holds the plan's stages, with the plan's digests, and nothing else."""
+    want = expected(plan)
+    assert landed(dest) == want
+    for name, digest in want.items():
+        assert raw_digest(dest_ref(dest, name)) == digest
+
+
+def report(proc) -> dict:
+    assert proc.stdout, proc.stderr
+    return json.loads(proc.stdout)
+
+
+# -- landing the planned stages ----------------------------------------------------------
+
+
+def test_pull_into_oci_lands_exactly_the_planned_stages(published, tmp_path):
+    dest = oci(tmp_path)
+    plan = published.plan("--dest", dest)
+    # a and b share their final stage; the artifact is cached past its use in c.
+    assert len(plan["pulls"]) == 2
+    assert sorted(map(sorted, (p["images"] for p in plan["pulls"]))) == [["a", "b"], ["c"]]
+    for pull in plan["pulls"]:
+        assert published.digests[pull["signature"]] == pull["digest"]
+
+    proc = published.run("pull", "--dest", dest, "--format", "json")
+
+    assert proc.returncode == 0, proc.stderr
+    out = report(proc)
+    assert sorted(out["pulled"]) == sorted(p["signature"] for p in plan["pulls"])
+    assert out["failed"] == [] and out["retries"] == 0
+    assert_exactly(dest, plan)
+
+
+def test_pull_into_isolated_containers_storage(published, tmp_path):
+    dest = store(tmp_path)
+    plan = published.plan("--dest", dest)
+
+    proc = published.run("pull", "--dest", dest, "--format", "json")
+
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(report(proc)["pulled"]) == sorted(p["signature"] for p in plan["pulls"])
+    # landed() lists every name in the store through `buildah images --json`.
+    assert_exactly(dest, plan)
+
+
+def test_pull_into_another_registry_warms_a_mirror(published, registry):
+    """docker://HOST/REPO as destination: the stages land under the mirror's name."""
+    mirror = registry.repo(published.repo.rsplit("/", 1)[1] + "-mirror")
+    plan = published.plan("--dest", f"docker://{mirror}")
+
+    proc = published.run("pull", "--dest", f"docker://{mirror}", "--format", "json")
+
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(report(proc)["pulled"]) == sorted(p["signature"] for p in plan["pulls"])
+    assert sorted(registry.tags(mirror)) == sorted(p["tag"] for p in plan["pulls"])
+    for pull in plan["pulls"]:  # digests kept: the mirror serves the very same manifests
+        assert raw_digest(f"docker://{mirror}:{pull['tag']}") == pull["digest"]
+    again = published.run("pull", "--dest", f"docker://{mirror}", "--format", "json")
+    assert again.returncode == 0 and report(again)["pulled"] == []
+
+
+def test_rerun_pulls_nothing(published, tmp_path):
+    dest = oci(tmp_path)
+    first = published.run("pull", "--dest", dest, "--format", "json")
+    assert first.returncode == 0, first.stderr
+    assert len(report(first)["pulled"]) == 2
+    before = landed(dest)
+
+    again = published.run("pull", "--dest", dest, "--format", "json")
+
+    assert again.returncode == 0, again.stderr
+    assert report(again)["pulled"] == []
+    assert "werfpull: pulling" not in again.stderr
+    assert landed(dest) == before
+
+
+def test_reapplying_a_plan_skips_what_landed(published, tmp_path):
+    dest = store(tmp_path)
+    path = published.save_plan(dest)
+    plan = json.loads(path.read_text())
+    first = werfpull("apply", path, "--dir", published.dir, "--format", "json")
+    assert first.returncode == 0, first.stderr
+
+    again = werfpull("apply", path, "--dir", published.dir, "--format", "json")
+
+    assert again.returncode == 0, again.stderr
+    out = report(again)
+    assert out["pulled"] == []
+    assert sorted(out["skipped"]) == sorted(p["signature"] for p in plan["pulls"])
+    assert_exactly(dest, plan)
+
+
+def test_parallel_pull_of_independent_stages(git_repo, repo, tmp_path):
+    images = "".join(f"---\nimage: i{n}\nfrom: alpine:3.{n}\n" for n in range(8))
+    git_repo.write("werf.yaml", f"project: wide\nconfigVersion: 1\n{images}")
+    git_repo.commit()
+    digests = publish_stages(repo, str(git_repo.path), workdir=str(tmp_path / "publish"))
+    dest = store(tmp_path)
+
+    proc = werfpull("pull", repo, "--dir", git_repo.path, "--insecure-registry", "--dest", dest,
+                    "--jobs", "4", "--format", "json")
+
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(report(proc)["pulled"]) == sorted(digests)
+    assert landed(dest) == {f"{repo}:image-stage-{sig}": d for sig, d in digests.items()}
+    for sig, digest in digests.items():
+        assert raw_digest(dest_ref(dest, f"{repo}:image-stage-{sig}")) == digest
+    # Copies overlapped: several started before the first one ended.
+    lines = [ln for ln in proc.stderr.splitlines() if "werfpull: pull" in ln]
+    first_done = next(i for i, ln in enumerate(lines) if ln.startswith("werfpull: pulled"))
+    assert first_done > 1
+
+
+# -- plan selection ----------------------------------------------------------------------
+
+
+def test_all_stages_takes_every_remote_stage(published, tmp_path):
+    dest = oci(tmp_path)
+    plan = published.plan("--dest", dest, "--all-stages")
+    assert {p["signature"] for p in plan["pulls"]} == set(published.digests)
+
+    proc = published.run("pull", "--dest", dest, "--all-stages", "--format", "json")
+
+    assert proc.returncode == 0, proc.stderr
+    assert len(report(proc)["pulled"]) == len(published.digests) == 6
+    assert_exactly(dest, plan)
+
+
+def test_image_argument_restricts_the_plan(published, tmp_path):
+    dest = oci(tmp_path)
+    plan = published.plan("a", "--dest", dest)
+    assert [i["name"] for i in plan["images"]] == ["a"]
+    assert [p["images"] for p in plan["pulls"]] == [["a"]]  # b shares it but was not asked
+
+    proc = published.run("pull", "a", "--dest", dest, "--format", "json")
+
+    assert proc.returncode == 0, proc.stderr
+    assert_exactly(dest, plan)
+    assert len(landed(dest)) == 1
+
+
+# -- apply of a saved plan ---------------------------------------------------------------
+
+
+def test_apply_of_a_saved_plan_lands_its_stages(published, tmp_path):
+    dest = oci(tmp_path)
+    path = published.save_plan(dest)
+
+    proc = werfpull("apply", path, "--dir", published.dir, "--format", "json")
+
+    assert proc.returncode == 0, proc.stderr
+    plan = json.loads(path.read_text())
+    assert sorted(report(proc)["pulled"]) == sorted(p["signature"] for p in plan["pulls"])
+    assert_exactly(dest, plan)
+
+
+def test_apply_refuses_a_plan_for_another_repository(published, tmp_path):
+    dest = oci(tmp_path)
+    path = published.save_plan(dest)
+    other = published.repo.rsplit("/", 1)[0] + "/other"
+
+    proc = werfpull("apply", path, "--dir", published.dir, "--repo", other)
+
+    assert proc.returncode == 5, proc.stderr
+    assert other in proc.stderr
+    assert landed(dest) == {}
+
+
+def test_apply_refuses_a_stale_plan_unless_forced(published, tmp_path):
+    dest = oci(tmp_path)
+    path = published.save_plan(dest)
+    (published.dir / "werf.yaml").write_text(PROJECT.replace("make c", "make c2"))
+
+    proc = werfpull("apply", path, "--dir", published.dir)
+
+    assert proc.returncode == 5, proc.stderr
+    assert "stale" in proc.stderr and "plan again" in proc.stderr
+    assert landed(dest) == {}
+
+    forced = werfpull("apply", path, "--dir", published.dir, "--force")
+
+    assert forced.returncode == 0, forced.stderr
+    assert_exactly(dest, json.loads(path.read_text()))
+
+
+def _edit(field: str, value):
+    def edit(plan: dict) -> None:
+        plan["pulls"][0][field] = value
+    return edit
+
+
+@pytest.mark.parametrize("damage, named", [
+    (lambda plan: plan.update(format=2), "format 2"),
+    (_edit("digest", "sha256:1234"), "pulls[0].digest"),
+    (_edit("digest", "sha256:$(touch PWNED)"), "pulls[0].digest"),
+    (_edit("tag", "image-stage-x; touch PWNED"), "pulls[0].tag"),
+    (_edit("signature", "../../etc"), "pulls[0].signature"),
+    (lambda plan: plan.update(repo="127.0.0.1:1/x;id"), "'repo'"),
+], ids=["format-2", "short-digest", "shell-digest", "shell-tag", "bad-signature", "bad-repo"])
+def test_apply_refuses_a_tampered_plan_before_copying(published, tmp_path, damage, named):
+    dest = oci(tmp_path)
+    path = published.save_plan(dest)
+    plan = json.loads(path.read_text())
+    damage(plan)
+    pwned = tmp_path / "pwned"
+    path.write_text(json.dumps(plan).replace("PWNED", str(pwned)))
+
+    proc = werfpull("apply", path, "--dir", published.dir, "--force")
+
+    assert proc.returncode == 5, proc.stderr
+    assert named in proc.stderr
+    assert not os.path.exists(dest[4:])  # nothing was copied, not even a layout made
+    assert not pwned.exists()
+
+
+def test_apply_refuses_a_truncated_plan(published, tmp_path):
+    dest = oci(tmp_path)
+    path = published.save_plan(dest)
+    text = path.read_text()
+    path.write_text(text[: len(text) // 2])
+
+    proc = werfpull("apply", path, "--dir", published.dir)
+
+    assert proc.returncode == 5, proc.stderr
+    assert "invalid JSON" in proc.stderr and "truncated" in proc.stderr
+    assert not os.path.exists(dest[4:])
+
+
+def test_vanished_digest_fails_that_stage_and_the_others_land(published, tmp_path):
+    dest = oci(tmp_path)
+    path = published.save_plan(dest)
+    plan = json.loads(path.read_text())
+    gone, kept = plan["pulls"]
+    delete_manifest(published.repo, gone["digest"])
+
+    proc = werfpull("apply", path, "--dir", published.dir, "--format", "json")
+
+    assert proc.returncode == 1, proc.stderr
+    assert f"{published.repo}:{gone['tag']}" in proc.stderr
+    assert "no longer in the registry" in proc.stderr
+    out = report(proc)
+    assert out["pulled"] == [kept["signature"]]
+    assert [f["signature"] for f in out["failed"]] == [gone["signature"]]
+    assert out["retries"] == 0  # absent is permanent: not retried
+    assert landed(dest) == {f"{published.repo}:{kept['tag']}": kept["digest"]}
+
+
+def test_torn_oci_index_is_restored_after_a_killed_copy(tmp_path):
+    """skopeo writes index.json in place; a copy killed mid-write must not break the layout."""
+    from werfpull.destinations.oci import _restore_torn_index
+
+    good = b'{"schemaVersion":2,"manifests":[]}'
+    (tmp_path / "index.json").write_bytes(good[:10])  # as a killed write leaves it
+    _restore_torn_index(str(tmp_path), good)
+    assert (tmp_path / "index.json").read_bytes() == good
+    (tmp_path / "index.json").write_bytes(b"{")
+    _restore_torn_index(str(tmp_path), None)  # there was no index before the copy
+    assert not (tmp_path / "index.json").exists()
+    (tmp_path / "index.json").write_bytes(good + b" ")
+    _restore_torn_index(str(tmp_path), b"old")  # a valid new index stays
+    assert (tmp_path / "index.json").read_bytes() == good + b" "
+
+
+def test_copies_sharing_a_layer_never_run_at_once():
+    """Two stages with a common layer, copied at once, would both download it."""
+    from werfpull.apply.transfer import _startable
+    from werfpull.plan.model import Pull
+
+    def pull(name, *layers):
+        return Pull(f"image-stage-{name * 64}", name * 64, "s", "sha256:" + "0" * 64, 1,
+                    [[f"sha256:{x * 64}", 1] for x in layers], [])
+
+    base, a, b, c = pull("1", "a", "b"), pull("2", "a", "c"), pull("3", "d"), pull("4", "e")
+    assert _startable([base, a, b, c], [], 4) == [base, b, c]  # a waits for base
+    assert _startable([a, b], [base], 3) == [b]
+    assert _startable([a], [], 1) == [a]  # alone it may always start
+    assert _startable([b, c], [], 1) == [b]  # never more than the free slots

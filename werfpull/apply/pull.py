@@ -1,0 +1,107 @@
+"""The pull direction: planned stages from the stages repository into a destination.
+
+Copies go by the digest the plan recorded, so a tag moved after planning cannot
+change what lands; each landed stage is checked the destination's way and its name
+removed when it is wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from werfpull.apply.transfer import DEFAULT_JOBS, DEFAULT_RETRIES, Event, Outcome, Transfer
+from werfpull.destinations import Destination, parse_dest
+from werfpull.errors import RegistryError, TransferFailed, UsageError
+from werfpull.plan.model import Plan, Pull
+from werfpull.refs import Repo
+from werfpull.tools import process, skopeo
+from werfpull.tools.registry_errors import classify, is_absent
+
+
+def copy_argv(repo: Repo, pull: Pull, dest: Destination, opts: skopeo.RegistryOptions, *,
+              digestfile: str | None = None) -> list[str]:
+    """The skopeo copy of one planned stage: from the digest the plan recorded to its name.
+
+    The generated script makes the same call (script/render.py builds it from
+    skopeo.copy with the same sides).
+    """
+    return skopeo.copy(
+        f"docker://{repo.digested(pull.digest)}", dest.ref(repo, pull.signature),
+        src_side=opts.side, dest_side=dest.side(opts),
+        preserve_digests=dest.preserves_digests, digestfile=digestfile)
+
+
+@dataclass
+class PullInto:
+    """A Direction: from the plan's repository into `dest`."""
+
+    repo: Repo
+    dest: Destination
+    opts: skopeo.RegistryOptions
+
+    @property
+    def max_jobs(self) -> int | None:
+        return self.dest.max_jobs
+
+    @property
+    def timeout(self) -> float | None:
+        return self.opts.timeout
+
+    def present(self, pulls: list[Pull]) -> set[str]:
+        held = self.dest.present(self.repo, [p.signature for p in pulls], self.opts)
+        return {p.signature for p in pulls
+                if p.signature in held and held[p.signature] in (p.digest, None)}
+
+    def argv(self, pull: Pull, digestfile: str) -> list[str]:
+        return copy_argv(self.repo, pull, self.dest, self.opts, digestfile=digestfile)
+
+    def lock(self):
+        return self.dest.lock()
+
+    def copy_error(self, pull: Pull, result: process.Result) -> Exception:
+        what = f"{pull.stage} {self.repo.tagged(pull.signature)}"
+        if is_absent(result.stderr):
+            return RegistryError(
+                f"{self.repo.host}: {what}: digest {pull.digest} is no longer in the registry",
+                registry=self.repo.host, hint="it was deleted or overwritten; plan again")
+        return classify(result, self.repo.host, what)
+
+    def verify(self, pull: Pull, written: str) -> Exception | None:
+        config = pull.layers[0][0] if pull.layers else None
+        problem = self.dest.verify(self.repo, pull.signature, pull.digest, config, written)
+        if problem is None:
+            return None
+        self.dest.untag(self.repo, pull.signature, self.opts)
+        return RegistryError(
+            f"{self.dest.ref(self.repo, pull.signature)}: {problem}; the name was removed",
+            registry=self.repo.host, hint="the registry served other content; plan again")
+
+
+def merged_options(plan: Plan, given: skopeo.RegistryOptions | None) -> skopeo.RegistryOptions:
+    """The command line's registry options, with the plan's TLS choices added."""
+    given = given or skopeo.RegistryOptions()
+    planned = skopeo.RegistryOptions.from_json(plan.registry)
+    return skopeo.RegistryOptions(
+        insecure=given.insecure or planned.insecure,
+        skip_tls_verify=given.skip_tls_verify or planned.skip_tls_verify,
+        authfile=given.authfile, timeout=given.timeout)
+
+
+def apply_plan(plan: Plan, *, dest: Destination | str | None = None,
+               registry: skopeo.RegistryOptions | None = None, jobs: int = DEFAULT_JOBS,
+               retries: int = DEFAULT_RETRIES,
+               report: Callable[[Event], None] = lambda e: None) -> Outcome:
+    """Copy exactly the plan's stages; raises TransferFailed when some did not land."""
+    if jobs < 1 or retries < 0:
+        raise UsageError("--jobs must be at least 1 and --retries at least 0")
+    if not isinstance(dest, Destination):
+        dest = parse_dest(dest or plan.dest)
+    direction = PullInto(Repo(plan.repo), dest, merged_options(plan, registry))
+    outcome = Transfer(plan.pulls, direction, jobs=jobs, retries=retries, report=report).run()
+    if outcome.failed:
+        first = outcome.failed[0][1]
+        raise TransferFailed(
+            f"{len(outcome.failed)} of {len(plan.pulls)} stages failed, first: {first}",
+            hint="the others landed; run again to retry the failed ones").with_outcome(outcome)
+    return outcome

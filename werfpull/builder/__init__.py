@@ -1,0 +1,1 @@
+"""The reference builder: stages built with buildah, named as the signatures say."""

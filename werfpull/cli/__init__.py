@@ -1,0 +1,2 @@
+"""The command line: `main` (parser, dispatch, exit codes), `options` (option groups),
+`views` (every rendering for people)."""

@@ -1,0 +1,146 @@
+"""The typed model of a werf.yaml: plain dataclasses, no I/O (spec section 1).
+
+`Config` knows the references between its images and artifacts, their dependency
+order (a cycle is a ConfigError naming the chain) and which images a selection needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from werfpull.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class GitMapping:
+    index: int
+    add: str
+    to: str
+    url: str | None
+    branch: str | None
+    tag: str | None
+    commit: str | None
+    include_paths: tuple[str, ...]
+    exclude_paths: tuple[str, ...]
+    owner: str | None
+    group: str | None
+    # stage -> sorted, non-empty glob list; a stage with no globs is left out
+    stage_dependencies: dict = field(default_factory=dict, hash=False)
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Mount:
+    from_: str | None
+    from_path: str | None
+    to: str
+
+
+@dataclass(frozen=True)
+class Import:
+    image: str | None
+    artifact: str | None
+    add: str
+    to: str
+    include_paths: tuple[str, ...]
+    exclude_paths: tuple[str, ...]
+    owner: str | None
+    group: str | None
+    stage: str  # importsBeforeInstall, ...
+    line: int = 0
+
+    @property
+    def source(self) -> str:
+        return self.image if self.image is not None else self.artifact
+
+
+@dataclass
+class Image:
+    """One image or artifact; `image: [a, b]` gives two of these with one body."""
+
+    name: str | None
+    kind: str  # "image" | "artifact"
+    from_: str | None
+    from_image: str | None
+    from_artifact: str | None
+    from_latest: bool
+    from_cache_version: str | None
+    builder: str  # "shell" | "ansible"
+    instructions: dict  # stage -> list
+    cache_version: str | None
+    stage_cache_versions: dict  # stage -> str | None
+    git: tuple[GitMapping, ...]
+    mounts: tuple[Mount, ...]
+    imports: tuple[Import, ...]
+    docker: dict | None
+    document: int
+    line: int
+    from_line: int = 0  # line of fromImage/fromArtifact, to locate a bad reference
+
+    @property
+    def label(self) -> str:
+        if self.name is None:
+            return "the unnamed image"
+        return f"{self.kind} {self.name!r}"
+
+    def references(self) -> list[tuple[str, str]]:
+        """(kind, name) of every image or artifact this one is built from or imports."""
+        refs = []
+        if self.from_image is not None:
+            refs.append(("image", self.from_image))
+        if self.from_artifact is not None:
+            refs.append(("artifact", self.from_artifact))
+        refs.extend(
+            ("image", i.image) if i.image is not None else ("artifact", i.artifact)
+            for i in self.imports
+        )
+        return refs
+
+
+@dataclass
+class Config:
+    path: str
+    project: str
+    images: list[Image]  # config order
+    digest: str  # sha256 of the config text
+    text: str = field(repr=False, default="")
+
+    def get(self, name: str | None) -> Image:
+        for image in self.images:
+            if image.name == name:
+                return image
+        raise KeyError(name)
+
+    def order(self) -> list[Image]:
+        """Images and artifacts so that every one comes after what it references."""
+        done: dict[str | None, Image] = {}
+        for image in self.images:
+            self._visit(image, done, [])
+        return list(done.values())
+
+    def _visit(self, image: Image, done: dict, chain: list[str]) -> None:
+        if image.name in done:
+            return
+        label = image.name if image.name is not None else "~"
+        if label in chain:
+            cycle = " -> ".join(chain[chain.index(label):] + [label])
+            raise ConfigError(
+                f"{image.label} is part of a reference cycle: {cycle}",
+                file=self.path, line=image.line, document=f"document {image.document}",
+            )
+        for _, ref in image.references():
+            self._visit(self.get(ref), done, chain + [label])
+        done[image.name] = image
+
+    def needed_closure(self, names: list[str]) -> list[Image]:
+        """The named images plus everything they reference, in config order."""
+        wanted: set = set()
+        stack = [self.get(n) for n in names]
+        while stack:
+            image = stack.pop()
+            if image.name in wanted:
+                continue
+            wanted.add(image.name)
+            stack.extend(self.get(ref) for _, ref in image.references())
+        return [i for i in self.images if i.name in wanted]
+

@@ -1,0 +1,98 @@
+"""The destination protocol: where pulled stages land, and what the script needs of it.
+
+A destination is an object, never a string compared: it names a stage inside itself
+(`name`, `ref`), says how skopeo reaches it (`side`), whether a copy keeps manifest
+digests, how many copies may write it at once and under which lock, which wanted
+stages it already holds (`present`), how a landed stage is checked (`verify`) and a
+wrong one removed (`untag`). `shell_*` give the generated script the same mapping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import ClassVar
+
+from werfpull.refs import Repo, sha256_digest
+from werfpull.tools import process, skopeo
+from werfpull.tools.registry_errors import is_absent, message
+
+
+@dataclass(frozen=True)
+class Destination:
+    location: str = ""  # store spec, OCI directory, or mirror repository
+
+    transport: ClassVar[str]
+    # The generated script: (`case` pattern of the WERFPULL_DEST values it accepts, sh
+    # expression of a stage's reference there), with $DEST, $name (the stage's
+    # REPO:image-stage-SIG) and $sig (its signature) set.
+    shell_cases: ClassVar[tuple[tuple[str, str], ...]]
+    preserves_digests: ClassVar[bool] = True
+    max_jobs: ClassVar[int | None] = None  # None: as many copies as --jobs
+
+    @classmethod
+    def parse(cls, text: str) -> Destination | None:
+        """The destination `text` names, None when it is not of this transport."""
+        raise NotImplementedError
+
+    @property
+    def spec(self) -> str:
+        """The `--dest` text that names this destination."""
+        raise NotImplementedError
+
+    def side(self, opts: skopeo.RegistryOptions) -> skopeo.Side:
+        """How skopeo reaches this destination. The registry's flags are passed to every
+        transport (skopeo ignores them for local ones), as the generated script does."""
+        return opts.side
+
+    def name(self, repo: Repo, signature: str) -> str:
+        """The stage's name inside the destination (without the transport)."""
+        return repo.tagged(signature)
+
+    def ref(self, repo: Repo, signature: str) -> str:
+        """The full skopeo transport reference of the stage in this destination."""
+        raise NotImplementedError
+
+    def lock(self):
+        """Held around every write; across processes where the storage needs it."""
+        return contextlib.nullcontext()
+
+    def present(self, repo: Repo, signatures: list[str],
+                opts: skopeo.RegistryOptions) -> dict[str, str | None]:
+        """{signature: manifest digest} of the wanted stages held here (None: present,
+        digest unknown)."""
+        raise NotImplementedError
+
+    def verify(self, repo: Repo, signature: str, digest: str, config: str | None,
+               written: str) -> str | None:
+        """What is wrong with a stage that just landed (skopeo wrote `written`), or None."""
+        if written == digest:
+            return None
+        return f"landed with digest {written or '?'}, the plan says {digest}"
+
+    def untag(self, repo: Repo, signature: str, opts: skopeo.RegistryOptions) -> None:
+        """Remove a wrong image's name so nothing wrong stays tagged as this stage."""
+        raise NotImplementedError
+
+    def blobs(self) -> set[str] | None:
+        """Blob digests already here, when that is cheap to know (an OCI layout)."""
+        return None
+
+
+def probe_each(refs: dict[str, str]) -> dict[str, str]:
+    """{key: manifest digest} of the local references `refs` ({key: ref}) that exist,
+    one `skopeo inspect` each, in parallel."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(ref: str) -> str | None:
+        result = process.run(skopeo.inspect_raw(ref))
+        if result.ok:
+            return sha256_digest(result.stdout)
+        if is_absent(result.stderr) or "no such file" in result.stderr.lower():
+            return None
+        raise result.error(f"cannot read {ref}: {message(result.stderr)}")
+
+    keys = list(refs)
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(keys)))) as pool:
+        found = list(pool.map(one, [refs[k] for k in keys]))
+    return {k: d for k, d in zip(keys, found, strict=True) if d is not None}

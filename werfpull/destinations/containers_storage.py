@@ -1,0 +1,74 @@
+"""containers-storage: the host's default store (buildah, podman) or an isolated one."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+from werfpull.destinations.base import Destination, probe_each
+from werfpull.errors import UsageError
+from werfpull.refs import Repo
+from werfpull.tools import buildah, process, skopeo
+
+_STORE_RE = re.compile(r"\[(?P<driver>[a-z0-9_]+)@(?P<root>/[^+\]]*)\+(?P<runroot>/[^\]]*)\]")
+PREFIX = "containers-storage"
+
+
+class ContainersStorage(Destination):
+    transport = "containers-storage"
+    shell_cases = ((PREFIX, '"containers-storage:$name"'),
+                   (r"containers-storage:\[*@/*+/*\]", '"$DEST$name"'))
+
+    @classmethod
+    def parse(cls, text: str) -> ContainersStorage | None:
+        if text == PREFIX:
+            return cls()
+        if not text.startswith(PREFIX + ":"):
+            return None
+        store = text.split(":", 1)[1]
+        if not _STORE_RE.fullmatch(store):
+            raise UsageError(f"--dest {text!r}: expected containers-storage:[DRIVER@ROOT+RUNROOT]"
+                             " with absolute ROOT and RUNROOT")
+        return cls(store)
+
+    @property
+    def spec(self) -> str:
+        return f"{PREFIX}:{self.location}" if self.location else PREFIX
+
+    @property
+    def store(self) -> dict | None:
+        m = _STORE_RE.fullmatch(self.location)
+        return m.groupdict() if m else None
+
+    @property
+    def store_flags(self) -> list[str]:
+        """buildah's flags for this store (none for the default store)."""
+        store = self.store
+        if not store:
+            return []
+        return ["--storage-driver", store["driver"], "--root", store["root"],
+                "--runroot", store["runroot"]]
+
+    def ref(self, repo: Repo, signature: str) -> str:
+        return f"{PREFIX}:{self.location}{self.name(repo, signature)}"
+
+    def images(self) -> dict[str, str]:
+        """{name: manifest digest} of every named image in the store."""
+        result = process.run(buildah.images_json(self.store_flags))
+        if not result.ok:
+            raise result.error(f"cannot list images in {self.spec}: {result.last_line}")
+        out = {}
+        for image in json.loads(result.stdout or b"[]") or []:
+            for name in image.get("names") or []:
+                out[name] = image.get("digest")
+        return out
+
+    def present(self, repo, signatures, opts):
+        wanted = {self.name(repo, s): s for s in signatures}
+        if not shutil.which(buildah.BUILDAH):
+            return probe_each({s: self.ref(repo, s) for s in signatures})
+        return {wanted[n]: d for n, d in self.images().items() if n in wanted}
+
+    def untag(self, repo, signature, opts):
+        process.run(skopeo.delete(self.ref(repo, signature)))

@@ -1,0 +1,140 @@
+"""The Go value model: how Go values of a render are held as Python values.
+
+Most Go values are plain Python ones (bool, int, float, str, list, dict, None). The few
+Go types a render can tell apart (by printing, JSON, `index`, type checks of function
+parameters) get their own classes: `Int64`, `StrList`, `NilList`, `IntList`, `StrMap`,
+`AnyMap`, `GoStruct` and `MISSING`. Here too: `go_type` (the name `%T` prints), Go's
+truth, map key order, and strings as Go's bytes.
+"""
+
+from __future__ import annotations
+
+
+class Int64(int):
+    """A Go int64 (what sprig's arithmetic returns), which Go keeps apart from int."""
+
+    __slots__ = ()
+
+
+class StrList(list):
+    """[]string"""
+
+
+class NilList(list):
+    """A nil []interface {}: prints as [], encodes to JSON as null."""
+
+
+class IntList(list):
+    """[]int"""
+
+
+class StrMap(dict):
+    """map[string]string"""
+
+
+class AnyMap(dict):
+    """map[interface {}]interface {}: the nested maps of werf's fromYaml."""
+
+
+class _Missing:
+    """Go's invalid reflect.Value: an absent map key, a nil that went through a pipeline."""
+
+    def __repr__(self) -> str:
+        return "<no value>"
+
+
+MISSING = _Missing()
+
+
+class GoStruct:
+    """A Go struct value of the template data: fields and methods, nothing printable."""
+
+    go_type = "struct"
+    label = "a struct"
+
+    def fields(self) -> dict:
+        return {}
+
+    def methods(self) -> dict:
+        return {}
+
+
+def go_type(v) -> str:
+    if v is None or v is MISSING:
+        return "<nil>"
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, Int64):
+        return "int64"
+    if isinstance(v, int):
+        return "int"
+    if isinstance(v, float):
+        return "float64"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, StrList):
+        return "[]string"
+    if isinstance(v, IntList):
+        return "[]int"
+    if isinstance(v, list):
+        return "[]interface {}"
+    if isinstance(v, StrMap):
+        return "map[string]string"
+    if isinstance(v, AnyMap):
+        return "map[interface {}]interface {}"
+    if isinstance(v, dict):
+        return "map[string]interface {}"
+    if isinstance(v, GoStruct):
+        return v.go_type
+    return type(v).__name__
+
+
+def _b(s: str) -> bytes:
+    """A Go string's bytes; file contents that are not UTF-8 travel as surrogates."""
+    return s.encode("utf-8", "surrogateescape")
+
+
+def _s(b: bytes) -> str:
+    return b.decode("utf-8", "surrogateescape")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _sort_key(k):
+    if isinstance(k, str):
+        return (2, _b(k))
+    if isinstance(k, bool):
+        return (0, k)
+    if isinstance(k, (int, float)):
+        return (1, k)
+    return (3, str(k))
+
+
+def sorted_keys(d: dict) -> list:
+    """Map keys in the order Go prints and ranges over them (fmtsort)."""
+    return sorted(d, key=_sort_key)
+
+
+def _wrap64(n: int) -> Int64:
+    return Int64((n + (1 << 63)) % (1 << 64) - (1 << 63))
+
+
+# What Go's unicode.IsSpace accepts: the parser's emptiness test and sprig's trim and
+# nospace must agree with Go on it, not with str.isspace.
+_GO_SPACES = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007" \
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def _truth(v) -> tuple[bool, bool]:
+    """Go's isTrue: (truth, ok)."""
+    if v is None or v is MISSING:
+        return False, True
+    if isinstance(v, (bool, int, float)):
+        return bool(v), True
+    if isinstance(v, (str, list, dict)):
+        return len(v) > 0, True
+    if isinstance(v, GoStruct):
+        return True, True
+    return False, False

@@ -1,0 +1,130 @@
+"""What the stages repository holds: tags and manifests, through skopeo.
+
+Owns the three-valued existence of a stage in a registry (errors are classified in
+`tools/registry_errors.py`), the probe-or-list choice, and `call`: the one way a
+registry read runs, with the timeout and the retries of server errors applied.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from werfpull.errors import RegistryError, ServerError
+from werfpull.inventory.model import Manifest
+from werfpull.refs import Repo, sha256_digest, stage_tag
+from werfpull.tools import process, skopeo
+from werfpull.tools.registry_errors import classify, is_absent
+
+# Probing costs one skopeo process per wanted stage, listing one call whose cost grows
+# with the repository's history; below this many stages probing is cheaper
+# (docs/benchmarks.md, "Inventory strategies").
+PROBE_MAX = 8
+PROBE_JOBS = 8
+BACKOFF_BASE = 0.5  # seconds; doubled per attempt, with full jitter
+BACKOFF_MAX = 8.0
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait before retry `attempt` (1-based): exponential, full jitter."""
+    return random.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1)))
+
+
+def call(argv: list[str], opts: skopeo.RegistryOptions, host: str,
+         retries: int = 0) -> process.Result:
+    """Run one registry read with `opts.timeout`, retrying server errors (5xx, 429):
+    skopeo's own retry skips them. Every registry call werfpull makes runs here."""
+    for attempt in range(1, retries + 2):
+        result = process.run(argv, timeout=opts.timeout)
+        if result.ok or attempt > retries or not isinstance(
+                classify(result, host, ""), ServerError):
+            return result
+        time.sleep(backoff(attempt))
+    return result
+
+
+def manifest_digest(ref: str, host: str, opts: skopeo.RegistryOptions, what: str) -> str:
+    """The manifest digest the registry `host` serves for `ref` (a docker reference)."""
+    result = call(skopeo.inspect_raw(f"docker://{ref}", opts.side), opts, host)
+    if not result.ok:
+        raise classify(result, host, what)
+    return sha256_digest(result.stdout)
+
+
+class Remote:
+    """The stages repository: which stages it has and their manifests."""
+
+    def __init__(self, repo: Repo, opts: skopeo.RegistryOptions, retries: int = 2):
+        self.repo, self.opts, self.retries = repo, opts, retries
+        self._manifests: dict[str, Manifest] = {}
+        self.strategy: str | None = None
+
+    def existing(self, signatures: list[str], strategy: str = "auto") -> set[str]:
+        """The subset of `signatures` whose stage tag exists; raises on registry errors."""
+        unique = list(dict.fromkeys(signatures))
+        if strategy == "auto":
+            strategy = "probe" if len(unique) <= PROBE_MAX else "list"
+        self.strategy = strategy
+        if strategy == "list":
+            tags = self.list_tags()
+            return {s for s in unique if stage_tag(s) in tags}
+        found = _parallel(self.probe, unique)
+        return {s for s, m in zip(unique, found, strict=True) if m is not None}
+
+    def list_tags(self) -> set[str]:
+        """Every tag of the repository; only exact stage tags will ever match a lookup."""
+        result = self._run(skopeo.list_tags(self.repo.name, self.opts.side,
+                                            retries=self.retries))
+        if not result.ok:
+            # A repository nothing was pushed to yet: tags/list answers 404 NAME_UNKNOWN.
+            if is_absent(result.stderr) or "404 (not found)" in result.stderr.lower():
+                return set()
+            raise classify(result, self.repo.host, f"the tags of {self.repo}")
+        return set(json.loads(result.stdout).get("Tags") or [])
+
+    def probe(self, signature: str) -> Manifest | None:
+        """The stage's manifest, or None when the registry says it is absent."""
+        if signature in self._manifests:
+            return self._manifests[signature]
+        ref = self.repo.tagged(signature)
+        result = self._run(skopeo.inspect_raw(f"docker://{ref}", self.opts.side,
+                                              retries=self.retries))
+        if not result.ok:
+            if is_absent(result.stderr):
+                return None
+            raise classify(result, self.repo.host, ref)
+        manifest = Manifest.parse(result.stdout)
+        self._manifests[signature] = manifest
+        return manifest
+
+    def _run(self, argv: list[str]) -> process.Result:
+        return call(argv, self.opts, self.repo.host, self.retries)
+
+    def manifests(self, signatures: list[str]) -> dict[str, Manifest]:
+        """Manifests of stages known to exist; one that vanished meanwhile is an error."""
+        found = _parallel(self.probe, signatures)
+        out = {}
+        for sig, manifest in zip(signatures, found, strict=True):
+            if manifest is None:
+                raise RegistryError(f"{self.repo.tagged(sig)} vanished while planning",
+                                    registry=self.repo.host, hint="plan again")
+            out[sig] = manifest
+        return out
+
+
+def _parallel(fn, items: list) -> list:
+    if len(items) <= 1:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(max_workers=min(PROBE_JOBS, len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
+
+
+def _parallel(fn, items: list) -> list:
+    if len(items) <= 1:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(max_workers=min(PROBE_JOBS, len(items))) as pool:
+        return list(pool.map(fn, items))

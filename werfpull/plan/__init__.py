@@ -1,0 +1,1 @@
+"""The plan: its model, the pure planner, plan files, and making a plan for a request."""

@@ -1,0 +1,54 @@
+"""Making a plan: signatures and inventory gathered at the edges, then the pure planner.
+
+Owns the order of the planning steps (project, destination, registry, selection) for
+one request; everything it decides is decided in `planner.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from werfpull.destinations import default_dest, parse_dest
+from werfpull.inventory.local import local_stages
+from werfpull.inventory.model import Inventory
+from werfpull.inventory.registry import Remote
+from werfpull.plan.model import Plan
+from werfpull.plan.planner import download_bytes, make_pulls, select, wanted_pulls
+from werfpull.project import load_project
+from werfpull.refs import parse_repo
+from werfpull.tools import skopeo
+
+
+@dataclass
+class PlanRequest:
+    repo: str
+    images: list[str] = field(default_factory=list)
+    directory: str = "."
+    config: str | None = None
+    all_stages: bool = False
+    dest: str | None = None
+    registry: skopeo.RegistryOptions = field(default_factory=skopeo.RegistryOptions)
+    inventory: str = "auto"  # auto | probe | list
+    retries: int = 2
+
+
+def make_plan(req: PlanRequest) -> Plan:
+    repo = parse_repo(req.repo)
+    if req.dest:
+        dest, dest_reason = parse_dest(req.dest), "given with --dest"
+    else:
+        dest, dest_reason = default_dest()
+    project = load_project(req.directory, req.config, req.registry)
+    planned = project.select(req.images)
+    signatures = [s.signature for image in planned for s in image.stages]
+    remote = Remote(repo, req.registry, req.retries)
+    inventory = Inventory(remote.existing(signatures, req.inventory),
+                          local_stages(dest, repo, signatures, req.registry))
+    images = select(planned, project.order, inventory, req.all_stages)
+    wanted = wanted_pulls(images, req.all_stages)
+    pulls = make_pulls(wanted, remote.manifests(list(wanted)))
+    return Plan(repo=repo.name, dest=dest.spec, dest_reason=dest_reason,
+                registry=req.registry.to_json(), project=project.config.project,
+                config_digest=project.config.digest, all_stages=req.all_stages, images=images,
+                pulls=pulls, download=download_bytes(pulls, dest.blobs()),
+                inventory=remote.strategy or req.inventory)

@@ -1,0 +1,162 @@
+"""Plan files: the strict reading of a plan from disk, and whether it still holds.
+
+A tampered, truncated or foreign plan is refused before anything runs, with the field
+named; a plan made for another repository or an older config is refused as stale.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from werfpull.config.load import find_config, load_config
+from werfpull.destinations import parse_dest
+from werfpull.errors import ConfigError, PlanError, UsageError
+from werfpull.plan.model import FORMAT, ImagePlan, Plan, Pull, StageState
+from werfpull.refs import DIGEST_RE, SIGNATURE_RE, parse_repo, stage_tag
+
+
+def load_plan(path: str) -> Plan:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise PlanError(f"{path}: cannot read the plan: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise PlanError(f"{path}: not a plan (invalid JSON at line {exc.lineno}: {exc.msg})",
+                        hint="the file is truncated or was edited; plan again") from None
+    return plan_from_json(data, path)
+
+
+def plan_from_json(data, path: str = "plan") -> Plan:
+    check = _Checker(path)
+    check.type("", data, dict)
+    if data.get("format") != FORMAT:
+        raise PlanError(f"{path}: plan format {data.get('format')!r} is not {FORMAT}",
+                        hint="plan again with this werfpull")
+    repo = check.field(data, "repo", str)
+    try:
+        parse_repo(repo)
+    except UsageError:
+        raise check.bad("repo", "is not a valid repository reference") from None
+    for key in ("dest", "dest_reason", "project", "config_digest", "tool"):
+        check.field(data, key, str)
+    _check_dest(check, data["dest"])
+    if not DIGEST_RE.fullmatch(data["config_digest"]):
+        raise check.bad("config_digest", "is not a sha256 digest")
+    registry = check.field(data, "registry", dict)
+    for key, value in registry.items():
+        if key not in ("insecure", "skip_tls_verify") or not isinstance(value, bool):
+            raise check.bad(f"registry.{key}", "is not a known boolean registry option")
+    images = [_image(check, i, raw) for i, raw in enumerate(check.field(data, "images", list))]
+    pulls = [_pull(check, i, raw) for i, raw in enumerate(check.field(data, "pulls", list))]
+    download = data.get("download")
+    if download is not None and (type(download) is not int or download < 0):
+        raise check.bad("download", "is not a byte count")
+    return Plan(repo=repo, dest=data["dest"], dest_reason=data["dest_reason"],
+                registry=registry, project=data["project"],
+                config_digest=data["config_digest"],
+                all_stages=check.field(data, "all_stages", bool), images=images, pulls=pulls,
+                download=download, inventory=str(data.get("inventory", "auto")),
+                tool=data["tool"])
+
+
+def _check_dest(check, dest: str) -> None:
+    try:
+        parse_dest(dest)
+    except UsageError as exc:
+        raise check.bad("dest", f"is not a destination ({exc.message})") from None
+
+
+def _image(check, i: int, raw) -> ImagePlan:
+    at = f"images[{i}]"
+    check.type(at, raw, dict)
+    name = raw.get("name")
+    if name is not None and not isinstance(name, str):
+        raise check.bad(f"{at}.name", "is not a string or null")
+    stages = []
+    for j, st in enumerate(check.field(raw, "stages", list, at)):
+        sat = f"{at}.stages[{j}]"
+        check.type(sat, st, dict)
+        sig = check.field(st, "signature", str, sat)
+        if not SIGNATURE_RE.fullmatch(sig):
+            raise check.bad(f"{sat}.signature", "is not 64 lower-case hex digits")
+        stages.append(StageState(check.field(st, "name", str, sat), sig,
+                                 st.get("remote"), st.get("local")))
+    selected = raw.get("selected")
+    if selected is not None and not (
+            isinstance(selected, str) and SIGNATURE_RE.fullmatch(selected)):
+        raise check.bad(f"{at}.selected", "is not a signature or null")
+    return ImagePlan(name, check.field(raw, "kind", str, at), check.field(raw, "needed", bool, at),
+                     stages, selected, check.field(raw, "reason", str, at))
+
+
+def _pull(check, i: int, raw) -> Pull:
+    at = f"pulls[{i}]"
+    check.type(at, raw, dict)
+    sig = check.field(raw, "signature", str, at)
+    if not SIGNATURE_RE.fullmatch(sig):
+        raise check.bad(f"{at}.signature", "is not 64 lower-case hex digits")
+    if check.field(raw, "tag", str, at) != stage_tag(sig):
+        raise check.bad(f"{at}.tag", "does not match its signature")
+    if not DIGEST_RE.fullmatch(check.field(raw, "digest", str, at)):
+        raise check.bad(f"{at}.digest", "is not a sha256 digest")
+    size = raw.get("size")
+    if size is not None and (type(size) is not int or size < 0):
+        raise check.bad(f"{at}.size", "is not a byte count")
+    layers = check.field(raw, "layers", list, at)
+    for j, layer in enumerate(layers):
+        if not (isinstance(layer, list) and len(layer) == 2 and isinstance(layer[0], str)
+                and DIGEST_RE.fullmatch(layer[0]) and type(layer[1]) is int and layer[1] >= 0):
+            raise check.bad(f"{at}.layers[{j}]", "is not [sha256 digest, size]")
+    images = check.field(raw, "images", list, at)
+    if any(n is not None and not isinstance(n, str) for n in images):
+        raise check.bad(f"{at}.images", "holds something other than image names")
+    return Pull(raw["tag"], sig, check.field(raw, "stage", str, at), raw["digest"], size,
+                layers, images)
+
+
+class _Checker:
+    def __init__(self, path: str):
+        self.path = path
+
+    def bad(self, field_name: str, problem: str) -> PlanError:
+        return PlanError(f"{self.path}: field {field_name!r} {problem}",
+                         hint="the plan was edited or damaged; plan again")
+
+    def type(self, at: str, value, kind) -> None:
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            raise self.bad(at or "(top level)", f"is not a {kind.__name__}")
+
+    def field(self, data: dict, key: str, kind, at: str = ""):
+        name = f"{at}.{key}" if at else key
+        if key not in data:
+            raise self.bad(name, "is missing")
+        self.type(name, data[key], kind)
+        return data[key]
+
+
+def check_fresh(plan: Plan, path: str, *, repo: str | None, directory: str,
+                config: str | None, force: bool) -> None:
+    """Refuse a plan made for another repository or an older state of the config."""
+    if repo is not None and parse_repo(repo).name != plan.repo:
+        raise PlanError(f"{path}: the plan is for {plan.repo}, not {repo}",
+                        hint="plan again for this repository")
+    if force:
+        return
+    try:
+        current = load_config(directory, config)
+    except ConfigError as exc:
+        try:
+            find_config(directory, config)
+        except ConfigError:
+            raise PlanError(
+                f"{path}: no werf.yaml in {os.path.abspath(directory)} to check the plan against",
+                hint="pass --dir to the checkout, or --force to apply it unchecked") from None
+        raise exc
+    if current.digest != plan.config_digest:
+        raise PlanError(f"{path}: the plan is stale: {current.path} changed since it was made"
+                        f" ({plan.config_digest[:19]} then, {current.digest[:19]} now)",
+                        hint="plan again, or pass --force to apply it as it is")

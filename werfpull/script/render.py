@@ -1,0 +1,101 @@
+"""Rendering a plan into a standalone POSIX shell script (sh, coreutils and skopeo only).
+
+Owns the one Jinja environment (StrictUndefined, no autoescape, the `shquote` filter
+every value goes through) and the values a script is rendered from. Every skopeo
+command in the script comes from `tools/skopeo.py`, like the ones `apply` runs; the
+destinations, the errors not retried and the retry count come from their Python
+definitions too.
+"""
+
+from __future__ import annotations
+
+import re
+
+import jinja2
+
+from werfpull import __version__
+from werfpull.apply.transfer import DEFAULT_RETRIES
+from werfpull.destinations import TRANSPORTS
+from werfpull.plan.model import Plan
+from werfpull.refs import DIGEST_RE, SIGNATURE_RE, parse_repo
+from werfpull.tools import skopeo
+from werfpull.tools.registry_errors import PERMANENT
+
+_SAFE = re.compile(r"[A-Za-z0-9_./:=@%+,-]+")
+_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def shquote(value) -> str:
+    """Quote a word for POSIX sh; `skopeo.shell_var` placeholders become "${NAME}"."""
+    text = str(value)
+    parts = text.split(skopeo.VAR_MARK)
+    if len(parts) % 2 == 0:
+        raise ValueError(f"unbalanced shell variable placeholder in {text!r}")
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            if not _VAR.fullmatch(part):
+                raise ValueError(f"not a shell variable name: {part!r}")
+            out.append(f'"${{{part}}}"')
+        elif part:
+            out.append(part if _SAFE.fullmatch(part) else "'" + part.replace("'", "'\\''") + "'")
+    return "".join(out) or "''"
+
+
+def shargv(argv: list[str]) -> str:
+    return " ".join(shquote(word) for word in argv)
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("werfpull.script", "templates"),
+        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
+        trim_blocks=True, lstrip_blocks=True)
+    env.filters["shquote"] = shquote
+    env.filters["shargv"] = shargv
+    return env
+
+
+def _check(plan: Plan) -> None:
+    """Defence in depth: load_plan validated these, but a Plan can be built in code too."""
+    parse_repo(plan.repo)
+    for pull in plan.pulls:
+        if not (SIGNATURE_RE.fullmatch(pull.signature) and DIGEST_RE.fullmatch(pull.digest)):
+            raise ValueError(f"pull {pull.signature!r} has an invalid signature or digest")
+
+
+def commands() -> dict[str, str]:
+    """The skopeo calls of the script, with run-time values as shell variables."""
+    v = skopeo.shell_var
+    registry = skopeo.Side(tls_verify=v("TLS_VERIFY"))
+    daemon = skopeo.Side(tls_verify=v("TLS_VERIFY"), daemon_host=v("DAEMON_HOST"))
+
+    def copy(dest_side: skopeo.Side) -> str:
+        return shargv(skopeo.copy(v("src"), v("dest"), src_side=registry, dest_side=dest_side,
+                                  preserve_digests=v("PRESERVE_DIGESTS"),
+                                  digestfile=v("digestfile")))
+    return {
+        "skopeo_copy": copy(registry),
+        # Into a daemon at DOCKER_HOST: skopeo 1.9 ignores the variable itself.
+        "skopeo_copy_daemon": copy(daemon),
+        "skopeo_inspect": shargv(skopeo.inspect_raw(v("ref"), registry)),
+    }
+
+
+def destinations() -> list[dict]:
+    """Each transport's WERFPULL_DEST patterns and stage reference, for the script."""
+    return [{"pattern": pattern, "ref": ref, "preserves_digests": t.preserves_digests}
+            for t in TRANSPORTS for pattern, ref in t.shell_cases]
+
+
+def render(plan: Plan) -> str:
+    _check(plan)
+    return environment().get_template("pull.sh.j2").render(
+        plan=plan, identity=plan.identity, tool=__version__, repo_path=parse_repo(plan.repo).path,
+        tls_verify=skopeo.RegistryOptions.from_json(plan.registry).tls_verify,
+        retries=DEFAULT_RETRIES, permanent=PERMANENT, destinations=destinations(),
+        cmd=commands(), stages=[
+            {"stage": p.stage, "signature": p.signature, "digest": p.digest,
+             "size": "?" if p.size is None else p.size,
+             "images": ",".join("(unnamed)" if n is None else n for n in p.images)}
+            for p in plan.pulls])

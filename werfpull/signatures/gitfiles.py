@@ -1,0 +1,119 @@
+"""File state of git repositories, from `git ls-tree` only (spec section 5).
+
+Owns reading one tree listing per repository and commit, selecting the entries of a
+git mapping (add, includePaths, excludePaths, stage globs) and their checksum. The
+working tree never counts: uncommitted edits do not change a signature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from werfpull.config.model import GitMapping
+from werfpull.errors import GitError
+from werfpull.signatures.globs import GlobSet
+from werfpull.tools import git
+from werfpull.tools.git import Entry
+
+
+def checksum(entries: list[Entry]) -> str:
+    """sha256 of the entries' ls-tree lines; `entries` are already sorted by path."""
+    h = hashlib.sha256()
+    for e in entries:
+        h.update(e.line.encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
+class MappingFiles:
+    """The entries of one git mapping, each with its path relative to `add`."""
+
+    def __init__(self, mapping: GitMapping, tree: list[Entry]):
+        add = mapping.add.strip("/")
+        include = GlobSet(mapping.include_paths)
+        exclude = GlobSet(mapping.exclude_paths)
+        self.items: list[tuple[str, Entry]] = []
+        prefix = add + "/"
+        for entry in tree:
+            if not add:
+                rel = entry.path
+            elif entry.path == add:
+                rel = entry.path.rsplit("/", 1)[-1]
+            elif entry.path.startswith(prefix):
+                rel = entry.path[len(prefix):]
+            else:
+                continue
+            # An includePaths of empty patterns is not empty: it matches nothing.
+            if mapping.include_paths and not include.match(rel):
+                continue
+            if exclude.match(rel):
+                continue
+            self.items.append((rel, entry))
+
+    def checksum(self, globs: tuple[str, ...] | None = None) -> str:
+        """Checksum of all files, or of those whose rel path matches one of `globs`."""
+        if globs is None:
+            return checksum([e for _, e in self.items])
+        matcher = GlobSet(globs)
+        return checksum([e for rel, e in self.items if matcher.match(rel)])
+
+
+class GitState:
+    """Trees of the local repository and of remote mappings, each listed once."""
+
+    def __init__(self, project_dir: str, config_path: str, cache_dir: str | None = None):
+        self.project_dir = project_dir
+        self.config_path = config_path
+        self.cache_dir = cache_dir or os.path.join(
+            os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "werfpull", "git")
+        self._trees: dict[tuple, list[Entry]] = {}
+
+    def tree_for(self, mapping: GitMapping) -> list[Entry]:
+        if mapping.url is None:
+            return self._local_tree(mapping)
+        return self._remote_tree(mapping)
+
+    def _local_tree(self, mapping: GitMapping) -> list[Entry]:
+        if ("local",) not in self._trees:
+            # The repository that holds werf.yaml (spec 5), even when --config points
+            # outside the project directory.
+            where = os.path.join(self.project_dir, os.path.dirname(self.config_path)) or "."
+            root = git.repo_root(where)
+            if root is None:
+                raise GitError("git mappings need a git repository, but "
+                               f"{where} is not inside one",
+                               file=self.config_path, line=mapping.line,
+                               key=f"git[{mapping.index}]",
+                               hint="run 'git init' and commit, or remove the git mapping")
+            commit = git.head_commit(root)
+            if commit is None:
+                raise GitError(f"git mappings need a commit, but the repository at {root}"
+                               " has none", file=self.config_path, line=mapping.line,
+                               key=f"git[{mapping.index}]", hint="commit the files first")
+            self._trees[("local",)] = git.list_tree(root, commit)
+        return self._trees[("local",)]
+
+    def _remote_tree(self, mapping: GitMapping) -> list[Entry]:
+        ref = mapping.commit or (f"refs/tags/{mapping.tag}" if mapping.tag else None) or (
+            f"refs/heads/{mapping.branch}" if mapping.branch else "HEAD")
+        key = ("remote", mapping.url, ref)
+        if key not in self._trees:
+            git_dir = self._fetch(mapping, ref)
+            self._trees[key] = git.list_tree(git_dir, "FETCH_HEAD", bare=True)
+        return self._trees[key]
+
+    def _fetch(self, mapping: GitMapping, ref: str) -> str:
+        name = hashlib.sha256(mapping.url.encode()).hexdigest()[:24]
+        git_dir = os.path.join(self.cache_dir, name)
+        where = dict(file=self.config_path, line=mapping.line, key=f"git[{mapping.index}].url")
+        try:
+            if not os.path.isdir(git_dir):
+                os.makedirs(os.path.dirname(git_dir), exist_ok=True)
+                git.init_bare(git_dir)
+            git.fetch(git_dir, mapping.url, ref)
+        except GitError as exc:
+            raise GitError(f"cannot fetch {ref} of {mapping.url}: {exc.message}",
+                           **where) from None
+        return git_dir
+
+
