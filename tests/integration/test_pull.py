@@ -344,24 +344,9 @@ def test_vanished_digest_fails_that_stage_and_the_others_land(published, tmp_pat
     assert landed(dest) == {f"{published.repo}:{kept['tag']}": kept["digest"]}
 
 
-def test_torn_oci_index_is_restored_after_a_killed_copy(tmp_path):
-    """skopeo writes index.json in place; a copy killed mid-write must not break the layout."""
-    from werfpull.destinations.oci import _restore_torn_index
-
-    good = b'{"schemaVersion":2,"manifests":[]}'
-    (tmp_path / "index.json").write_bytes(good[:10])  # as a killed write leaves it
-    _restore_torn_index(str(tmp_path), good)
-    assert (tmp_path / "index.json").read_bytes() == good
-    (tmp_path / "index.json").write_bytes(b"{")
-    _restore_torn_index(str(tmp_path), None)  # there was no index before the copy
-    assert not (tmp_path / "index.json").exists()
-    (tmp_path / "index.json").write_bytes(good + b" ")
-    _restore_torn_index(str(tmp_path), b"old")  # a valid new index stays
-    assert (tmp_path / "index.json").read_bytes() == good + b" "
-
-
-def test_copies_sharing_a_layer_never_run_at_once():
-    """Two stages with a common layer, copied at once, would both download it."""
+def test_a_copy_waits_only_while_a_layer_it_needs_is_in_flight():
+    """Two stages with a common layer, copied at once, would both download it; once it
+    has landed, every copy needing it may start."""
     from werfpull.apply.transfer import _startable
     from werfpull.plan.model import Pull
 
@@ -370,7 +355,120 @@ def test_copies_sharing_a_layer_never_run_at_once():
                     [[f"sha256:{x * 64}", 1] for x in layers], [])
 
     base, a, b, c = pull("1", "a", "b"), pull("2", "a", "c"), pull("3", "d"), pull("4", "e")
-    assert _startable([base, a, b, c], [], 4) == [base, b, c]  # a waits for base
-    assert _startable([a, b], [base], 3) == [b]
-    assert _startable([a], [], 1) == [a]  # alone it may always start
-    assert _startable([b, c], [], 1) == [b]  # never more than the free slots
+    assert _startable([base, a, b, c], [], 4, set()) == [base, b, c]  # a waits for base
+    assert _startable([a, b], [base], 3, set()) == [b]
+    assert _startable([a], [], 1, set()) == [a]  # alone it may always start
+    assert _startable([b, c], [], 1, set()) == [b]  # never more than the free slots
+    d, e = pull("5", "a", "f"), pull("6", "a", "g")
+    landed = {f"sha256:{x * 64}" for x in "ab"}  # base finished: its layers are in
+    assert _startable([a, d, e], [base], 3, landed) == [a, d, e]
+    assert _startable([a, d], [], 2, {"sha256:" + "c" * 64}) == [a]  # "a" is not landed
+
+
+SHARED = 8
+
+
+@pytest.fixture
+def shared_base(registry, repo, tmp_path):
+    """SHARED stages on one 2 MB base layer, pushed through a logging proxy."""
+    from tests.support.faultproxy import FaultProxy
+    from tests.support.registry import make_oci_image, push_oci
+    from tests.support.stages import _noise
+
+    layout = tmp_path / "src"
+    base = make_oci_image(layout, "base", {"base": _noise("base", 2_000_000)})
+    digests = {}
+    for i in range(SHARED):
+        sig = f"{i:064x}"
+        made = make_oci_image(layout, f"s{i}", {f"s{i}": _noise(sig, 50_000)}, base["layers"])
+        push_oci(layout, f"s{i}", f"{repo}:image-stage-{sig}")
+        digests[sig] = made["manifest_digest"]
+    with FaultProxy.for_registry(registry, log_requests=True) as proxy:
+        yield proxy, repo.replace(registry.host, proxy.host), digests, base
+
+
+def _plan_pulls(repo: str, digests: dict):
+    from werfpull.inventory.registry import Remote
+    from werfpull.plan.planner import make_pulls
+    from werfpull.refs import parse_repo
+    from werfpull.tools import skopeo
+
+    remote = Remote(parse_repo(repo), skopeo.RegistryOptions(insecure=True))
+    return make_pulls({s: ["s", f"i{s[-1]}"] for s in digests}, remote.manifests(list(digests)))
+
+
+def _write_plan(path: Path, repo: str, pulls: list, dest: str) -> Path:
+    from werfpull.plan.model import Plan
+
+    plan = Plan(repo=repo, dest=dest, dest_reason="given with --dest",
+                registry={"insecure": True, "skip_tls_verify": False}, project="shared",
+                config_digest="sha256:" + "0" * 64, all_stages=False, images=[], pulls=pulls,
+                download=None)
+    path.write_text(plan.dumps())
+    return path
+
+
+def _blob_gets(proxy, digest: str) -> int:
+    return sum(1 for r in proxy.requests()
+               if r["method"] == "GET" and r["path"].endswith(f"/blobs/{digest}"))
+
+
+@pytest.mark.parametrize("kind", ["oci", "containers-storage"])
+def test_copies_sharing_a_base_run_in_parallel_and_fetch_it_once(shared_base, tmp_path, kind):
+    import threading
+
+    from werfpull.apply.pull import PullInto
+    from werfpull.apply.transfer import Transfer
+    from werfpull.destinations import parse_dest
+    from werfpull.refs import parse_repo
+    from werfpull.tools import skopeo
+
+    proxy, repo, digests, base = shared_base
+    pulls = _plan_pulls(repo, digests)
+    proxy.reset_counters()
+    dest = oci(tmp_path) if kind == "oci" else store(tmp_path)
+    running, most, lock = set(), [0], threading.Lock()
+
+    def seen(event):
+        with lock:
+            if event.kind == "start":
+                running.add(event.pull.signature)
+                most[0] = max(most[0], len(running))
+            elif event.kind in ("done", "fail"):
+                running.discard(event.pull.signature)
+
+    direction = PullInto(parse_repo(repo), parse_dest(dest), skopeo.RegistryOptions(insecure=True))
+    outcome = Transfer(pulls, direction, jobs=4, report=seen).run()
+
+    assert not outcome.failed and len(outcome.pulled) == SHARED
+    assert most[0] > 1  # after the first copy landed the base, the others overlapped
+    assert _blob_gets(proxy, base["layers"][0]["digest"]) == 1
+    names = {f"{repo}:image-stage-{sig}": d for sig, d in digests.items()}
+    assert landed(dest) == names
+    if kind == "oci":  # the staging layouts are gone
+        assert not any((tmp_path / "layout" / ".werfpull-staging").iterdir())
+
+
+def test_two_processes_copying_into_one_oci_layout_lose_no_tag(shared_base, tmp_path):
+    """Each process copies all stages with 4 jobs at once; every tag survives, once."""
+    import threading
+
+    proxy, repo, digests, _ = shared_base
+    plans = []
+    for n in range(2):  # two disjoint halves, so both processes really write
+        pulls = _plan_pulls(repo, {s: d for i, (s, d) in enumerate(digests.items())
+                                   if i % 2 == n})
+        plans.append(_write_plan(tmp_path / f"plan{n}.json", repo, pulls, oci(tmp_path)))
+    procs = []
+    threads = [threading.Thread(target=lambda p=p: procs.append(
+        werfpull("apply", p, "--jobs", "4", "--force", "--format", "json"))) for p in plans]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(150)
+    assert [p.returncode for p in procs] == [0, 0], [p.stderr for p in procs]
+    index = json.loads((tmp_path / "layout" / "index.json").read_text())
+    names = [m["annotations"]["org.opencontainers.image.ref.name"] for m in index["manifests"]]
+    assert sorted(names) == sorted(f"{repo}:image-stage-{s}" for s in digests)
+    for sig, digest in digests.items():
+        assert raw_digest(dest_ref(oci(tmp_path), f"{repo}:image-stage-{sig}")) == digest

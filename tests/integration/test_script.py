@@ -198,7 +198,8 @@ def test_script_runs_the_same_copy_as_apply(project, repo, tmp_path, minimal_pat
     copies = [line for line in log.read_text().splitlines() if line.startswith("copy ")]
     dest = parse_dest(plan.dest)
     opts = skopeo.RegistryOptions(insecure=True)
-    expected = [" ".join(copy_argv(Repo(plan.repo), p, dest, opts, digestfile="DIGESTFILE")[1:])
+    expected = [" ".join(copy_argv(Repo(plan.repo), p, dest, opts, digestfile="DIGESTFILE",
+                                  staged=False)[1:])
                 for p in plan.pulls]
     normalised = [" ".join("--digestfile=DIGESTFILE" if w.startswith("--digestfile=") else w
                            for w in line.split()) for line in copies]

@@ -262,8 +262,10 @@ def test_wrong_password_in_apply_stops_at_the_first_refusal(published, tmp_path)
     assert made.code == 0, made.stderr
     before = len(secure.requests())
 
+    # One copy at a time: copies already running when the first refusal comes are each
+    # refused once; what this checks is that no further copy starts.
     run = cli(env, "apply", path, "--dir", published.dir, "--registry-authfile", bad,
-              "--format", "json")
+              "--format", "json", "--jobs", "1")
 
     requests = secure.requests()[before:]
     # Every other copy would be refused the same way: the first refusal ends the run with

@@ -20,15 +20,18 @@ from werfpull.tools.registry_errors import classify, is_absent
 
 
 def copy_argv(repo: Repo, pull: Pull, dest: Destination, opts: skopeo.RegistryOptions, *,
-              digestfile: str | None = None) -> list[str]:
-    """The skopeo copy of one planned stage: from the digest the plan recorded to its name.
+              digestfile: str | None = None, staged: bool = True) -> list[str]:
+    """The skopeo copy of one planned stage: from the digest the plan recorded to where
+    the destination stages it (its name, except in an OCI layout: `commit` publishes).
 
-    The generated script makes the same call (script/render.py builds it from
-    skopeo.copy with the same sides).
+    The generated script, which copies one stage at a time, makes the `staged=False`
+    call (script/render.py builds it from skopeo.copy with the same sides).
     """
+    target, side = (dest.copy_target(repo, pull.signature, opts) if staged
+                    else (dest.ref(repo, pull.signature), dest.side(opts)))
     return skopeo.copy(
-        f"docker://{repo.digested(pull.digest)}", dest.ref(repo, pull.signature),
-        src_side=opts.side, dest_side=dest.side(opts),
+        f"docker://{repo.digested(pull.digest)}", target,
+        src_side=opts.side, dest_side=side,
         preserve_digests=dest.preserves_digests, digestfile=digestfile)
 
 
@@ -58,6 +61,12 @@ class PullInto:
 
     def lock(self):
         return self.dest.lock()
+
+    def landed(self, pull: Pull, ok: bool) -> None:
+        if ok:
+            self.dest.commit(self.repo, pull.signature)
+        else:
+            self.dest.discard(self.repo, pull.signature)
 
     def copy_error(self, pull: Pull, result: process.Result) -> Exception:
         what = f"{pull.stage} {self.repo.tagged(pull.signature)}"

@@ -46,6 +46,9 @@ class PushFrom:
     def lock(self):
         return self.store.lock()
 
+    def landed(self, pull: Pull, ok: bool) -> None:
+        """Nothing to publish: a registry shows a pushed tag at once."""
+
     def copy_error(self, pull: Pull, result: process.Result) -> Exception:
         what = f"{pull.stage} {self.repo.tagged(pull.signature)}"
         if "blob unknown" in result.stderr.lower():

@@ -45,6 +45,9 @@ class Direction(Protocol):
     def lock(self):
         """A context held around each copy (the target's write lock)."""
 
+    def landed(self, pull: Pull, ok: bool) -> None:
+        """After skopeo exited (`ok`: with success), before the check: publish or drop."""
+
     def copy_error(self, pull: Pull, result: process.Result) -> Exception:
         """The typed error for a failed copy."""
 
@@ -122,9 +125,10 @@ class Transfer:
         jobs = max(1, min(limit, self.jobs, len(todo)))
         pool = ThreadPoolExecutor(max_workers=jobs)
         waiting, running, futures = list(todo), {}, []
+        landed: set[str] = set()  # layers a finished copy has put into the target
         try:
             while waiting or running:
-                for pull in _startable(waiting, running.values(), jobs - len(running)):
+                for pull in _startable(waiting, running.values(), jobs - len(running), landed):
                     waiting.remove(pull)
                     future = pool.submit(self._one, pull, outcome)
                     running[future] = pull
@@ -132,7 +136,9 @@ class Transfer:
                 # A short timeout keeps the main thread responsive to Ctrl-C and SIGTERM.
                 done, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in done:
-                    del running[future]
+                    pull = running.pop(future)
+                    if pull in outcome.pulled:
+                        landed.update(digest for digest, _ in pull.layers)
         except BaseException:
             self._interrupt(pool, futures)
             raise
@@ -191,6 +197,7 @@ class Transfer:
             argv = self.direction.argv(pull, digestfile)
             with self.direction.lock():
                 result = process.run(argv, timeout=self.direction.timeout)
+                self.direction.landed(pull, result.ok)
             if not result.ok:
                 # Also when stopped: a killed copy is a failure, never a stage that landed.
                 return self.direction.copy_error(pull, result)
@@ -199,19 +206,21 @@ class Transfer:
             os.unlink(digestfile)
 
 
-def _startable(waiting: list[Pull], running, free: int) -> list[Pull]:
-    """The next copies that share no layer with a running one (or with each other).
+def _startable(waiting: list[Pull], running, free: int, landed: set[str]) -> list[Pull]:
+    """The next copies that need no layer another copy is fetching right now.
 
     Two copies of stages with a common layer, run at once, both download it: the
-    destination learns of a layer only when a copy has committed it. One after the
-    other, the second reuses it (docs/benchmarks.md, "Bytes moved").
+    destination learns of a layer only when a copy has committed it. So a copy waits
+    while a layer it needs is in flight, and once a finished copy has `landed` that
+    layer every copy needing it may start and reuses it (docs/benchmarks.md, "Bytes
+    moved"): the first copy of each base goes alone, the rest in parallel.
     """
-    busy = {digest for pull in running for digest, _ in pull.layers}
+    busy = {digest for pull in running for digest, _ in pull.layers} - landed
     picked = []
     for pull in waiting:
         if len(picked) == free:
             break
-        layers = {digest for digest, _ in pull.layers}
+        layers = {digest for digest, _ in pull.layers} - landed
         if not layers & busy:
             picked.append(pull)
             busy |= layers

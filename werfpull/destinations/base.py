@@ -57,6 +57,18 @@ class Destination:
         """Held around every write; across processes where the storage needs it."""
         return contextlib.nullcontext()
 
+    def copy_target(self, repo: Repo, signature: str,
+                    opts: skopeo.RegistryOptions) -> tuple[str, skopeo.Side]:
+        """Where one copy of the stage writes and how skopeo reaches it; `commit` makes
+        it visible under `ref` (a destination that stages copies, like an OCI layout)."""
+        return self.ref(repo, signature), self.side(opts)
+
+    def commit(self, repo: Repo, signature: str) -> None:
+        """Publish a copy that wrote to `copy_target`; nothing to do for most."""
+
+    def discard(self, repo: Repo, signature: str) -> None:
+        """Drop what a failed copy left at `copy_target`; nothing to do for most."""
+
     def present(self, repo: Repo, signatures: list[str],
                 opts: skopeo.RegistryOptions) -> dict[str, str | None]:
         """{signature: manifest digest} of the wanted stages held here (None: present,

@@ -1,8 +1,11 @@
 """oci:DIR: an OCI image layout whose blobs are shared between the stages in it.
 
-skopeo rewrites index.json in place (truncate, then write) and without a lock, so every
-write holds werfpull's flock on the layout, one copy at a time, and an index a killed
-copy left torn is put back as it was.
+skopeo rewrites index.json in place (truncate, then write) and without a lock, so two
+copies into one layout lose each other's tags. Each copy therefore writes a staging
+layout of its own under DIR/.werfpull-staging whose blobs go straight into DIR/blobs
+(`--dest-shared-blob-dir`, content-addressed, renamed into place, so parallel copies
+share and reuse them), and `commit` adds its entry to DIR/index.json under werfpull's
+flock with an atomic rename: copies run in parallel, only the index update is serial.
 """
 
 from __future__ import annotations
@@ -11,20 +14,24 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
+import threading
 
 from werfpull.atomic import write_atomic
 from werfpull.destinations.base import Destination
 from werfpull.errors import UsageError
 from werfpull.refs import Repo
+from werfpull.tools import skopeo
 
 OCI_LOCK = ".werfpull.lock"
+STAGING = ".werfpull-staging"
 REF_NAME = "org.opencontainers.image.ref.name"
+LAYOUT = '{"imageLayoutVersion":"1.0.0"}'
 
 
 class OCILayout(Destination):
     transport = "oci"
     shell_cases = (("oci:/*", '"$DEST:$name"'),)
-    max_jobs = 1  # index.json is rewritten whole by each copy
 
     @classmethod
     def parse(cls, text: str) -> OCILayout | None:
@@ -42,23 +49,41 @@ class OCILayout(Destination):
     def ref(self, repo: Repo, signature: str) -> str:
         return f"oci:{self.location}:{self.name(repo, signature)}"
 
-    @contextlib.contextmanager
-    def lock(self):
-        os.makedirs(self.location, exist_ok=True)
-        with oci_lock(self.location, exclusive=True):
-            saved = _read_bytes(os.path.join(self.location, "index.json"))
-            try:
-                yield
-            finally:
-                _restore_torn_index(self.location, saved)
+    def copy_target(self, repo, signature, opts):
+        staging = self._staging(signature)
+        shutil.rmtree(staging, ignore_errors=True)  # a copy killed before left it
+        os.makedirs(staging)
+        os.makedirs(os.path.join(self.location, "blobs"), exist_ok=True)
+        side = self.side(opts)
+        side = skopeo.Side(side.tls_verify, side.authfile, side.daemon_host,
+                           shared_blob_dir=os.path.join(self.location, "blobs"))
+        return f"oci:{staging}:{self.name(repo, signature)}", side
+
+    def commit(self, repo, signature):
+        staging = self._staging(signature)
+        try:
+            with open(os.path.join(staging, "index.json"), encoding="utf-8") as fh:
+                added = json.load(fh).get("manifests", [])
+            with oci_lock(self.location, exclusive=True):
+                merge_oci_refs(self.location, added)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def discard(self, repo, signature):
+        shutil.rmtree(self._staging(signature), ignore_errors=True)
+
+    def _staging(self, signature: str) -> str:
+        # One per copy: per process and thread, so two werfpulls never share one.
+        return os.path.join(self.location, STAGING,
+                            f"{signature[:24]}.{os.getpid()}.{threading.get_ident()}")
 
     def present(self, repo, signatures, opts):
         wanted = {self.name(repo, s): s for s in signatures}
         return {wanted[n]: d for n, d in oci_refs(self.location).items() if n in wanted}
 
     def untag(self, repo, signature, opts):
-        # Under the lock: another werfpull's copy may be rewriting index.json meanwhile.
-        with self.lock():
+        # Under the lock: another werfpull may be adding to index.json meanwhile.
+        with oci_lock(self.location, exclusive=True):
             remove_oci_ref(self.location, self.name(repo, signature))
 
     def blobs(self) -> set[str]:
@@ -108,33 +133,21 @@ def oci_refs(directory: str) -> dict[str, str]:
     return out
 
 
-def _read_bytes(path: str) -> bytes | None:
+def merge_oci_refs(directory: str, added: list[dict]) -> None:
+    """Add the named manifest descriptors `added` to the layout's index, replacing
+    entries of the same names; under the caller's exclusive `oci_lock`."""
+    index_path = os.path.join(directory, "index.json")
     try:
-        with open(path, "rb") as fh:
-            return fh.read()
+        with open(index_path, encoding="utf-8") as fh:
+            index = json.load(fh)
     except FileNotFoundError:
-        return None
-
-
-def _restore_torn_index(directory: str, saved: bytes | None) -> None:
-    """Put back the index a killed skopeo left half-written (it does not write atomically).
-
-    Blobs are content-addressed and harmless; only a torn index.json would break every
-    later run, so the index as it was before the copy comes back.
-    """
-    path = os.path.join(directory, "index.json")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            json.load(fh)
-        return
-    except FileNotFoundError:
-        return
-    except (OSError, ValueError):
-        pass
-    if saved is None:
-        os.unlink(path)
-        return
-    write_atomic(path, saved)
+        index = {"schemaVersion": 2, "manifests": []}
+    names = {(d.get("annotations") or {}).get(REF_NAME) for d in added}
+    index["manifests"] = [d for d in index.get("manifests", [])
+                          if (d.get("annotations") or {}).get(REF_NAME) not in names] + added
+    if not os.path.exists(os.path.join(directory, "oci-layout")):
+        write_atomic(os.path.join(directory, "oci-layout"), LAYOUT)
+    write_atomic(index_path, json.dumps(index))
 
 
 def remove_oci_ref(directory: str, name: str) -> None:
