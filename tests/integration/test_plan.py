@@ -149,6 +149,17 @@ def test_probe_and_list_inventories_give_the_same_plan(published, repo):
     a = plan(repo, project, inventory="probe").to_json()
     b = plan(repo, project, inventory="list").to_json()
     assert a.pop("inventory") == "probe" and b.pop("inventory") == "list"
+    # Probing walks each image back from its last stage and stops at the first present
+    # one: the stages below it are not asked (None), and only those.
+    unasked = 0
+    for image_a, image_b in zip(a["images"], b["images"], strict=True):
+        chosen = max((k for k, s in enumerate(image_a["stages"]) if s["remote"] or s["local"]),
+                     default=-1)
+        for k, (sa, sb) in enumerate(zip(image_a["stages"], image_b["stages"], strict=True)):
+            if sa["remote"] is None:
+                assert k < chosen, (image_a["name"], sa["name"])
+                sa["remote"], unasked = sb["remote"], unasked + 1
+    assert unasked > 0
     assert a == b
 
 

@@ -341,7 +341,12 @@ class _HttpLog:
         with self.proxy._lock:
             self.proxy._requests.append(record)
             self.pending.append(record)
-        return _body_mode(headers, no_body=False) if http else None
+        if not http:
+            return None
+        mode = _body_mode(headers, no_body=False)
+        # A request without Content-Length or chunking has no body (RFC 9112 6.3), unlike
+        # a response, whose body then runs to the close: the next request may follow.
+        return ("length", 0) if mode == ("close", 0) else mode
 
     def _on_response(self, head: bytes | None):
         if head is None:

@@ -100,14 +100,19 @@ def merged_options(plan: Plan, given: skopeo.RegistryOptions | None) -> skopeo.R
 def apply_plan(plan: Plan, *, dest: Destination | str | None = None,
                registry: skopeo.RegistryOptions | None = None, jobs: int = DEFAULT_JOBS,
                retries: int = DEFAULT_RETRIES,
-               report: Callable[[Event], None] = lambda e: None) -> Outcome:
-    """Copy exactly the plan's stages; raises TransferFailed when some did not land."""
+               report: Callable[[Event], None] = lambda e: None,
+               just_planned: bool = False) -> Outcome:
+    """Copy exactly the plan's stages; raises TransferFailed when some did not land.
+
+    `just_planned`: this process made the plan a moment ago from a listing of the
+    destination, so the stages are not looked up there again."""
     if jobs < 1 or retries < 0:
         raise UsageError("--jobs must be at least 1 and --retries at least 0")
     if not isinstance(dest, Destination):
         dest = parse_dest(dest or plan.dest)
     direction = PullInto(Repo(plan.repo), dest, merged_options(plan, registry))
-    outcome = Transfer(plan.pulls, direction, jobs=jobs, retries=retries, report=report).run()
+    outcome = Transfer(plan.pulls, direction, jobs=jobs, retries=retries, report=report,
+                       check_present=not just_planned).run()
     if outcome.failed:
         first = outcome.failed[0][1]
         raise TransferFailed(

@@ -93,6 +93,9 @@ class Transfer:
     retries: int = DEFAULT_RETRIES
     report: Callable[[Event], None] = lambda event: None
     sleep: Callable[[float], None] | None = None  # default: a wait that an interrupt ends
+    # False when the caller listed the target a moment ago (a pull plans and copies in one
+    # run): one listing serves both, the target is not listed again.
+    check_present: bool = True
 
     def __post_init__(self):
         self._stop = threading.Event()
@@ -104,7 +107,7 @@ class Transfer:
     def run(self) -> Outcome:
         started = time.monotonic()
         outcome = Outcome()
-        present = self.direction.present(self.pulls)
+        present = self.direction.present(self.pulls) if self.check_present else set()
         todo = []
         for pull in self.pulls:
             if pull.signature in present:

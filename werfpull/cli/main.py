@@ -227,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     RegistryGroup.add(p)
     add_format(p)
     p.set_defaults(func=cmd_push)
+    for command in sub.choices.values():  # `werfpull plan -v` as well as `werfpull -v plan`
+        command.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                             help="more logging (-vv: every command run)")
     return parser
 
 

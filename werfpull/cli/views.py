@@ -54,7 +54,8 @@ def plan_text(plan: Plan) -> str:
         if not image.needed and not plan.all_stages:
             continue
         for st in image.stages:
-            marks = ("remote" if st.remote else "-", "local" if st.local else "-")
+            marks = ("remote" if st.remote else "?" if st.remote is None else "-",
+                     "local" if st.local else "-")
             arrow = "  <- pull" if st.signature in pulled else (
                 "  <- selected" if st.signature == image.selected else "")
             lines.append(f"  {st.name:<20} {st.signature[:12]}  {marks[0]:<6} {marks[1]:<5}{arrow}")

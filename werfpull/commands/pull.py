@@ -17,4 +17,4 @@ def pull(req: PlanRequest, *, jobs: int = DEFAULT_JOBS,
     plan = make_plan(req)
     planned(plan)
     return plan, apply_plan(plan, registry=req.registry, jobs=jobs, retries=req.retries,
-                            report=report)
+                            report=report, just_planned=True)

@@ -12,6 +12,7 @@ from werfpull.refs import sha256_digest
 class Inventory:
     remote: set[str]  # signatures whose tag the stages repository has
     local: dict[str, str | None]  # signature -> digest, for stages the destination has
+    asked: set[str] | None = None  # signatures the registry was asked about; None: all
 
 
 @dataclass(frozen=True)

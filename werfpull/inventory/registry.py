@@ -1,8 +1,10 @@
-"""What the stages repository holds: tags and manifests, through skopeo.
+"""What the stages repository holds: tags and manifests.
 
 Owns the three-valued existence of a stage in a registry (errors are classified in
 `tools/registry_errors.py`), the probe-or-list choice, and `call`: the one way a
-registry read runs, with the timeout and the retries of server errors applied.
+skopeo registry read runs, with the timeout and the retries of server errors applied.
+A probe is first one HTTP request over a kept-alive connection (`http.py`); whatever
+that cannot answer cleanly is asked again through skopeo.
 """
 
 from __future__ import annotations
@@ -13,16 +15,20 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from werfpull.errors import RegistryError, ServerError
+from werfpull.inventory import http
 from werfpull.inventory.model import Manifest
 from werfpull.refs import Repo, sha256_digest, stage_tag
 from werfpull.tools import process, skopeo
 from werfpull.tools.registry_errors import classify, is_absent
 
-# Probing costs one skopeo process per wanted stage, listing one call whose cost grows
-# with the repository's history; below this many stages probing is cheaper
-# (docs/benchmarks.md, "Inventory strategies").
+# Probing costs one request per stage asked (a skopeo process when HTTP falls back),
+# listing one call whose cost grows with the repository's history. Past this many
+# probes still to make, one bounded tag page is asked first: when the repository has
+# at most TAG_PAGE tags, that page answers every stage at once (docs/benchmarks.md,
+# "Inventory strategies").
 PROBE_MAX = 8
-PROBE_JOBS = 8
+TAG_PAGE = 1000
+PROBE_JOBS = 16
 BACKOFF_BASE = 0.5  # seconds; doubled per attempt, with full jitter
 BACKOFF_MAX = 8.0
 
@@ -60,21 +66,45 @@ class Remote:
         self.repo, self.opts, self.retries = repo, opts, retries
         self._manifests: dict[str, Manifest] = {}
         self.strategy: str | None = None
+        self.processes = 0  # skopeo calls made
+        self.http = http.Client(repo.host, tls_verify=opts.tls_verify,
+                                authfile=opts.authfile, timeout=opts.timeout)
+
+    @property
+    def calls(self) -> int:
+        """Registry calls made: HTTP requests plus skopeo processes."""
+        return self.http.requests + self.processes
+
+    def tag_page(self) -> set[str] | None:
+        """Every tag, when one bounded HTTP request can say so; None when the repository
+        has more. Where HTTP cannot answer (an auth scheme not implemented there), one
+        skopeo list-tags: many probes would cost a process each."""
+        try:
+            return self.http.tags_page(self.repo.path, TAG_PAGE)
+        except http.Fallback:
+            return self.list_tags()
 
     def existing(self, signatures: list[str], strategy: str = "auto") -> set[str]:
         """The subset of `signatures` whose stage tag exists; raises on registry errors."""
         unique = list(dict.fromkeys(signatures))
-        if strategy == "auto":
-            strategy = "probe" if len(unique) <= PROBE_MAX else "list"
-        self.strategy = strategy
+        tags = None
         if strategy == "list":
             tags = self.list_tags()
+        elif strategy == "auto" and len(unique) > PROBE_MAX:
+            tags = self.tag_page()  # one request; None when the repository has more
+        self.strategy = "probe" if tags is None else "list"
+        if tags is not None:
             return {s for s in unique if stage_tag(s) in tags}
-        found = _parallel(self.probe, unique)
-        return {s for s, m in zip(unique, found, strict=True) if m is not None}
+        return self.probe_all(unique)
+
+    def probe_all(self, signatures: list[str]) -> set[str]:
+        """The subset of `signatures` present, one probe each, in parallel."""
+        found = _parallel(self.probe, signatures)
+        return {s for s, m in zip(signatures, found, strict=True) if m is not None}
 
     def list_tags(self) -> set[str]:
         """Every tag of the repository; only exact stage tags will ever match a lookup."""
+        self.strategy = "list"
         result = self._run(skopeo.list_tags(self.repo.name, self.opts.side,
                                             retries=self.retries))
         if not result.ok:
@@ -89,17 +119,27 @@ class Remote:
         if signature in self._manifests:
             return self._manifests[signature]
         ref = self.repo.tagged(signature)
+        try:
+            raw = self.http.manifest(self.repo.path, stage_tag(signature))
+        except http.Fallback:
+            raw = self._skopeo_probe(ref)
+        if raw is None:
+            return None
+        manifest = Manifest.parse(raw)
+        self._manifests[signature] = manifest
+        return manifest
+
+    def _skopeo_probe(self, ref: str) -> bytes | None:
         result = self._run(skopeo.inspect_raw(f"docker://{ref}", self.opts.side,
                                               retries=self.retries))
         if not result.ok:
             if is_absent(result.stderr):
                 return None
             raise classify(result, self.repo.host, ref)
-        manifest = Manifest.parse(result.stdout)
-        self._manifests[signature] = manifest
-        return manifest
+        return result.stdout
 
     def _run(self, argv: list[str]) -> process.Result:
+        self.processes += 1
         return call(argv, self.opts, self.repo.host, self.retries)
 
     def manifests(self, signatures: list[str]) -> dict[str, Manifest]:
@@ -112,13 +152,6 @@ class Remote:
                                     registry=self.repo.host, hint="plan again")
             out[sig] = manifest
         return out
-
-
-def _parallel(fn, items: list) -> list:
-    if len(items) <= 1:
-        return [fn(i) for i in items]
-    with ThreadPoolExecutor(max_workers=min(PROBE_JOBS, len(items))) as pool:
-        return list(pool.map(fn, items))
 
 
 

@@ -12,6 +12,7 @@ from werfpull.destinations import default_dest, parse_dest
 from werfpull.inventory.local import local_stages
 from werfpull.inventory.model import Inventory
 from werfpull.inventory.registry import Remote
+from werfpull.inventory.survey import survey
 from werfpull.plan.model import Plan
 from werfpull.plan.planner import download_bytes, make_pulls, select, wanted_pulls
 from werfpull.project import load_project
@@ -42,8 +43,10 @@ def make_plan(req: PlanRequest) -> Plan:
     planned = project.select(req.images)
     signatures = [s.signature for image in planned for s in image.stages]
     remote = Remote(repo, req.registry, req.retries)
-    inventory = Inventory(remote.existing(signatures, req.inventory),
-                          local_stages(dest, repo, signatures, req.registry))
+    local = local_stages(dest, repo, signatures, req.registry)  # the one listing of dest
+    found = survey([[s.signature for s in image.stages] for image in planned], local, remote,
+                   req.inventory, req.all_stages)
+    inventory = Inventory(found.remote, local, found.asked)
     images = select(planned, project.order, inventory, req.all_stages)
     wanted = wanted_pulls(images, req.all_stages)
     pulls = make_pulls(wanted, remote.manifests(list(wanted)))
@@ -51,4 +54,4 @@ def make_plan(req: PlanRequest) -> Plan:
                 registry=req.registry.to_json(), project=project.config.project,
                 config_digest=project.config.digest, all_stages=req.all_stages, images=images,
                 pulls=pulls, download=download_bytes(pulls, dest.blobs()),
-                inventory=remote.strategy or req.inventory)
+                inventory=found.strategy)

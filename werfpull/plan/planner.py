@@ -56,7 +56,7 @@ def _consuming_stages(image: Image, artifact: str) -> list[str]:
 
 def _image_plan(stages: ImageStages, k: int, needed: bool, inv: Inventory,
                 all_stages: bool) -> ImagePlan:
-    states = [StageState(s.name, s.signature, s.signature in inv.remote,
+    states = [StageState(s.name, s.signature, _remote(s.signature, inv),
                          s.signature in inv.local) for s in stages.stages]
     if all_stages:
         todo = sum(1 for s in states if s.remote and not s.local)
@@ -68,6 +68,13 @@ def _image_plan(stages: ImageStages, k: int, needed: bool, inv: Inventory,
     selected = states[k].signature if k >= 0 and needed else None
     return ImagePlan(stages.image.name, stages.image.kind, needed, states, selected,
                      _reason(states, k, needed))
+
+
+def _remote(signature: str, inv: Inventory) -> bool | None:
+    """Whether the registry has the stage; None when it was not asked (below the choice)."""
+    if signature in inv.remote or inv.asked is None or signature in inv.asked:
+        return signature in inv.remote
+    return None
 
 
 def _reason(states: list[StageState], k: int, needed: bool) -> str:
