@@ -10,7 +10,9 @@ throttle, which act on bytes as they flow):
 * `drop_next(n)`: close the next n connections right after accept, without a reply;
 * `cut_after(k, count)`: cut the next `count` connections that have sent `k` bytes of
   response, mid-stream (a mid-blob drop), by FIN or, with `reset=True`, by RST;
-* `throttle(bytes_per_second, delay)`: slow every response down;
+* `throttle(bytes_per_second, delay, latency)`: slow every response down; `latency`
+  seconds pass once per round trip (a new connection, and each response to requests
+  sent since the last one), as on a link that far away;
 * `stall(seconds)`: accept new connections, then say nothing for that long.
 
 It counts connections and the bytes sent from upstream to clients (`bytes_down`), so
@@ -136,6 +138,7 @@ class FaultProxy:
             self._cut_reset = False
             self._rate: float | None = None
             self._delay = 0.0
+            self._latency = 0.0
             self._stall = 0.0
 
     def fail_next(self, n: int | None) -> None:
@@ -155,10 +158,12 @@ class FaultProxy:
         with self._lock:
             self._cut_at, self._cut_count, self._cut_reset = nbytes, count, reset
 
-    def throttle(self, bytes_per_second: float | None = None, delay: float = 0.0) -> None:
-        """Limit each connection's response rate, and/or sleep `delay` s per chunk."""
+    def throttle(self, bytes_per_second: float | None = None, delay: float = 0.0,
+                 latency: float = 0.0) -> None:
+        """Limit each connection's response rate, and/or sleep `delay` s per chunk, and/or
+        `latency` s per round trip."""
         with self._lock:
-            self._rate, self._delay = bytes_per_second, delay
+            self._rate, self._delay, self._latency = bytes_per_second, delay, latency
 
     def reset_counters(self) -> None:
         """Zero the counters and empty the request log."""
@@ -229,20 +234,31 @@ class FaultProxy:
             self._logged_connections += 1
             conn = self._logged_connections
         log = _HttpLog(self, conn) if self.log_requests else None
+        turn = threading.Event()  # set when the client sent a request: a round trip starts
+        with self._lock:
+            latency = self._latency
+        if latency:
+            self._stopping.wait(latency)  # the connection's own handshake
         try:
-            up = threading.Thread(target=self._pump_up, args=(client, upstream, log),
+            up = threading.Thread(target=self._pump_up, args=(client, upstream, log, turn),
                                   daemon=True)
             up.start()
-            self._pump_down(upstream, client, log)
+            self._pump_down(upstream, client, log, turn)
         finally:
             self._forget(upstream)
 
     def _pump_up(self, client: socket.socket, upstream: socket.socket,
-                 log: _HttpLog | None = None) -> None:
+                 log: _HttpLog | None = None, turn: threading.Event | None = None) -> None:
         """Requests, client to registry, unchanged (parsed before they go, when logging)."""
+
+        def before(data: bytes) -> None:
+            if turn is not None:
+                turn.set()  # before the request goes: its response pays the latency
+            if log is not None:
+                log.requests.feed(data)
+
         try:
-            _pump(client, upstream, self._stopping, lambda n: None,
-                  before=log.requests.feed if log else None)
+            _pump(client, upstream, self._stopping, lambda n: None, before=before)
         except OSError:
             pass
         finally:
@@ -250,7 +266,7 @@ class FaultProxy:
             _close(client)
 
     def _pump_down(self, upstream: socket.socket, client: socket.socket,
-                   log: _HttpLog | None = None) -> None:
+                   log: _HttpLog | None = None, turn: threading.Event | None = None) -> None:
         """Responses, registry to client: counted, throttled and maybe cut."""
         sent = 0
 
@@ -259,8 +275,11 @@ class FaultProxy:
             sent += n
             with self._lock:
                 self.bytes_down += n
-                rate, delay = self._rate, self._delay
+                rate, delay, latency = self._rate, self._delay, self._latency
             pause = delay + (n / rate if rate else 0.0)
+            if latency and turn is not None and turn.is_set():
+                turn.clear()
+                pause += latency
             if pause:
                 self._stopping.wait(pause)
 
@@ -512,9 +531,30 @@ def _pump(src: socket.socket, dst: socket.socket, stopping: threading.Event, on_
         idle_since = time.monotonic()
         if before is not None:
             before(data)
-        dst.sendall(data)
+        # Counted (and throttled) before it goes: a reader that has the bytes sees them
+        # counted, and a delayed response starts late rather than ends late.
         on_chunk(len(data))
+        if not _send_all(dst, data, stopping):
+            return
     return
+
+
+def _send_all(sock: socket.socket, data: bytes, stopping: threading.Event) -> bool:
+    """sendall that outlasts the socket timeout: a client busy writing what it got (a
+    slow disk) stops reading for a while, and that is back-pressure, not a dead peer.
+    False when stopped or after IDLE_LIMIT without progress."""
+    view, stuck_since = memoryview(data), time.monotonic()
+    while view:
+        if stopping.is_set():
+            return False
+        try:
+            sent = sock.send(view)
+        except TimeoutError:
+            if time.monotonic() - stuck_since > IDLE_LIMIT:
+                return False
+            continue
+        view, stuck_since = view[sent:], time.monotonic()
+    return True
 
 
 def _read_head(sock: socket.socket) -> bytes:
