@@ -11,6 +11,7 @@ flock with an atomic rename: copies run in parallel, only the index update is se
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -21,7 +22,6 @@ from werfpull.atomic import write_atomic
 from werfpull.destinations.base import Destination
 from werfpull.errors import UsageError
 from werfpull.refs import Repo
-from werfpull.tools import skopeo
 
 OCI_LOCK = ".werfpull.lock"
 STAGING = ".werfpull-staging"
@@ -54,9 +54,8 @@ class OCILayout(Destination):
         shutil.rmtree(staging, ignore_errors=True)  # a copy killed before left it
         os.makedirs(staging)
         os.makedirs(os.path.join(self.location, "blobs"), exist_ok=True)
-        side = self.side(opts)
-        side = skopeo.Side(side.tls_verify, side.authfile, side.daemon_host,
-                           shared_blob_dir=os.path.join(self.location, "blobs"))
+        side = dataclasses.replace(self.side(opts),
+                                   shared_blob_dir=os.path.join(self.location, "blobs"))
         return f"oci:{staging}:{self.name(repo, signature)}", side
 
     def commit(self, repo, signature):

@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from werfpull.destinations import default_dest, parse_dest
-from werfpull.inventory.local import local_stages
+from werfpull.inventory import ledger
+from werfpull.inventory.local import differing, local_stages
 from werfpull.inventory.model import Inventory
 from werfpull.inventory.registry import Remote
 from werfpull.inventory.survey import survey
 from werfpull.plan.model import Plan
-from werfpull.plan.planner import download_bytes, make_pulls, select, wanted_pulls
+from werfpull.plan.planner import download_bytes, make_pulls, select, to_check, wanted_pulls
 from werfpull.project import load_project
 from werfpull.refs import parse_repo
 from werfpull.tools import skopeo
@@ -44,9 +45,13 @@ def make_plan(req: PlanRequest) -> Plan:
     signatures = [s.signature for image in planned for s in image.stages]
     remote = Remote(repo, req.registry, req.retries)
     local = local_stages(dest, repo, signatures, req.registry)  # the one listing of dest
-    found = survey([[s.signature for s in image.stages] for image in planned], local, remote,
-                   req.inventory, req.all_stages)
-    inventory = Inventory(found.remote, local, found.asked)
+    # Stages this destination got from werfpull and still holds as they landed need no
+    # registry read; any other local stage is checked against the registry's manifest.
+    found = survey([[s.signature for s in image.stages] for image in planned],
+                   ledger.unchanged(dest, local), remote, req.inventory, req.all_stages)
+    inventory = Inventory(found.remote, local, asked=found.asked)
+    inventory.differs = differing(dest, inventory.local,
+                                  remote.manifests(to_check(planned, inventory, req.all_stages)))
     images = select(planned, project.order, inventory, req.all_stages)
     wanted = wanted_pulls(images, req.all_stages)
     pulls = make_pulls(wanted, remote.manifests(list(wanted)))

@@ -31,6 +31,7 @@ class Side:
     tls_verify: bool | str | None = None
     authfile: str | None = None
     daemon_host: str | None = None  # docker-daemon: skopeo 1.9 ignores DOCKER_HOST
+    cert_dir: str | None = None  # a TLS docker daemon's client certificates
     shared_blob_dir: str | None = None  # oci: blobs kept in this directory, not the layout
 
     def flags(self, prefix: str = "") -> list[str]:
@@ -41,6 +42,8 @@ class Side:
             flags.append(f"--{prefix}authfile={self.authfile}")
         if self.daemon_host:
             flags.append(f"--{prefix}daemon-host={self.daemon_host}")
+        if self.cert_dir:
+            flags.append(f"--{prefix}cert-dir={self.cert_dir}")
         if self.shared_blob_dir:
             flags.append(f"--{prefix}shared-blob-dir={self.shared_blob_dir}")
         return flags
