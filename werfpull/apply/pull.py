@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from werfpull.apply.transfer import DEFAULT_JOBS, DEFAULT_RETRIES, Event, Outcome, Transfer
 from werfpull.destinations import Destination, parse_dest
-from werfpull.inventory import ledger
 from werfpull.errors import DaemonError, RegistryError, TransferFailed, UsageError
+from werfpull.inventory import ledger
 from werfpull.plan.model import Plan, Pull
 from werfpull.refs import Repo
 from werfpull.tools import process, skopeo
