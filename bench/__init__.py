@@ -24,5 +24,7 @@ BENCHMARKS = (
     "bench.build",
     "bench.pull",
     "bench.bounds",
+    "bench.plan_history",
     "bench.vs_skopeo",
+    "bench.fleet",
 )

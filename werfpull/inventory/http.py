@@ -15,17 +15,22 @@ given (`--registry-authfile`, else `REGISTRY_AUTH_FILE`), otherwise
 auth.json`, `~/.docker/config.json`, `~/.dockercfg`; the first file naming the
 registry wins. TLS trust is the system's plus containers-certs.d(5):
 `/etc/containers/certs.d/HOST:PORT/*.crt` (and `/etc/docker/certs.d`), client
-certificates `*.cert` with `*.key`.
+certificates `*.cert` with `*.key`. A registries.conf(5) entry that sends this host's
+reads elsewhere (another `location`, a mirror that serves tags, `blocked`) leaves
+every read to skopeo; mirrors with `pull-from-mirror = "digest-only"` only serve the
+copies by digest, never a probe by tag, so they change nothing here.
 """
 
 from __future__ import annotations
 
 import base64
+import glob
 import http.client
 import json
 import os
 import ssl
 import threading
+import tomllib
 import urllib.parse
 
 ACCEPT = ", ".join((
@@ -107,6 +112,8 @@ class Client:
             raise Fallback("a proxy is configured")
         if self.host == "docker.io":
             raise Fallback("docker.io is served from another host")
+        if rerouted(self.host):
+            raise Fallback("registries.conf sends this registry's reads elsewhere")
         creds = credentials(self.host, self.authfile)
         schemes = ("https",) if self.tls_verify else ("https", "http")
         for scheme in schemes:
@@ -253,6 +260,40 @@ def _entry(auths: dict, host: str) -> dict | None:
         if urllib.parse.urlsplit(key).netloc == host:
             return entry
     return None
+
+
+def registries_confs() -> list[str]:
+    """The registries.conf files skopeo reads, in its order (containers-registries.conf(5))."""
+    if os.environ.get("CONTAINERS_REGISTRIES_CONF"):
+        return [os.environ["CONTAINERS_REGISTRIES_CONF"]]
+    config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"),
+                                                               ".config")
+    user = os.path.join(config, "containers", "registries.conf")
+    main = user if os.path.exists(user) else "/etc/containers/registries.conf"
+    return [main, *sorted(glob.glob("/etc/containers/registries.conf.d/*.conf")),
+            *sorted(glob.glob(os.path.join(config, "containers", "registries.conf.d",
+                                           "*.conf")))]
+
+
+def rerouted(host: str) -> bool:
+    """Whether registries.conf makes skopeo read tags of `host` from anywhere else."""
+    for path in registries_confs():
+        try:
+            with open(path, "rb") as fh:
+                doc = tomllib.load(fh)
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError):
+            return True  # skopeo would refuse it: let skopeo say so
+        for entry in doc.get("registry") or []:
+            prefix = entry.get("prefix") or entry.get("location") or ""
+            if prefix != host and not prefix.startswith(host + "/"):
+                continue
+            mirrors = entry.get("mirror") or []
+            if entry.get("location", prefix) != prefix or entry.get("blocked") or any(
+                    m.get("pull-from-mirror", "all") != "digest-only" for m in mirrors):
+                return True
+    return False
 
 
 def _codes(body: bytes) -> set[str]:
