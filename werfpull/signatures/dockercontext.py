@@ -135,7 +135,7 @@ class _Reader:
             rel = e.path[cut:]
             if ignore is not None and ignore.excluded(rel):
                 continue
-            if not _utf8(e.path):
+            if not e.path.isascii() and not _utf8(e.path):
                 raise self.error("context", f"the path {e.path!r} in the context is not"
                                  " valid UTF-8")
             kept.append(e)

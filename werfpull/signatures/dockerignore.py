@@ -187,6 +187,7 @@ class _Compiled:
     exception: bool
     parent: re.Pattern
     last: str
+    literal: str | None  # the directory part when it is plain text ("/a/b", "" for none)
 
 
 def _compile(index: int, pattern: Pattern) -> _Compiled | None:
@@ -205,8 +206,10 @@ def _compile(index: int, pattern: Pattern) -> _Compiled | None:
         segs.pop()
     if not segs:
         segs = ["**", "*"]  # `**` alone matches every path
+    plain = all(not any(ch in seg for ch in "*?[\\") for seg in segs[:-1])
     return _Compiled(index, pattern.exception, re.compile(_groups(segs[:-1], bad), re.DOTALL),
-                     _segment(segs[-1], bad))
+                     _segment(segs[-1], bad), "".join("/" + s for s in segs[:-1]) if plain
+                     else None)
 
 
 class _Dir:
@@ -220,7 +223,8 @@ class _Dir:
         key = tuple(c.index for c in candidates)
         if key not in regexes:
             # The last pattern first: the group that matches is the last match.
-            alts = "|".join(f"({c.last})" for c in reversed(candidates))
+            # Names hold no "/": match them without the segment's leading one.
+            alts = "|".join(f"({c.last[1:]})" for c in reversed(candidates))
             regexes[key] = re.compile(alts, re.DOTALL) if candidates else None
         self.names = regexes[key]
         self.order = key[::-1]
@@ -228,7 +232,7 @@ class _Dir:
     def last_match(self, name: str) -> int:
         if self.names is None:
             return -1
-        m = self.names.fullmatch("/" + name)
+        m = self.names.fullmatch(name)
         return self.order[m.lastindex - 1] if m is not None else -1
 
 
@@ -243,12 +247,18 @@ class DockerIgnore:
         self.patterns = patterns
         self._compiled = [c for c in (_compile(i, p) for i, p in enumerate(patterns)) if c]
         self._exception = [p.exception for p in patterns]
-        # Many patterns share their directory part ("" for one segment): test each once.
+        # A plain directory part is looked up; the others are tested once per directory
+        # however many patterns share them.
+        self._literal: dict[str, list[_Compiled]] = {}
         self._parents: dict[str, tuple[re.Pattern, list[_Compiled]]] = {}
         for c in self._compiled:
-            self._parents.setdefault(c.parent.pattern, (c.parent, []))[1].append(c)
+            if c.literal is not None:
+                self._literal.setdefault(c.literal, []).append(c)
+            else:
+                self._parents.setdefault(c.parent.pattern, (c.parent, []))[1].append(c)
         self._regexes: dict = {}
         self._dirs: dict[str, _Dir] = {}
+        self._last: tuple[str | None, _Dir | None] = (None, None)  # files come by directory
 
     @classmethod
     def from_text(cls, text: str) -> DockerIgnore:
@@ -264,9 +274,11 @@ class DockerIgnore:
             else:
                 best = -1
             prefix = "/" + path if path else ""
-            candidates = sorted((c for rx, group in self._parents.values()
-                                 if rx.fullmatch(prefix) for c in group),
-                                key=lambda c: c.index)
+            candidates = list(self._literal.get(prefix, ()))
+            for rx, group in self._parents.values():
+                if rx.fullmatch(prefix):
+                    candidates += group
+            candidates.sort(key=lambda c: c.index)
             state = self._dirs[path] = _Dir(best, candidates, self._regexes)
         return state
 
@@ -274,6 +286,11 @@ class DockerIgnore:
         if not self._compiled:
             return False
         parent, _, name = rel.rpartition("/")
-        state = self._dir(parent)
-        index = max(state.best, state.last_match(name))
+        last_parent, state = self._last
+        if parent != last_parent:
+            state = self._dir(parent)
+            self._last = (parent, state)
+        index = state.last_match(name)
+        if index < state.best:
+            index = state.best
         return index >= 0 and not self._exception[index]
