@@ -224,6 +224,8 @@ def test_werf_yaml_in_a_subfolder_and_dockerfile_outside_the_context(repo):
     ("dockerfile: ../../Dockerfile\ncontext: app\n", "outside the repository", "dockerfile"),
     ("dockerfile: Dockerfile\ncontext: app\ncontextAddFiles: [missing]\n", "does not exist",
      "contextAddFiles"),
+    ("dockerfile: Dockerfile\ncontext: app\ncontextAddFiles: [../outside.txt]\n",
+     "outside the context", "contextAddFiles"),
 ])
 def test_config_errors_name_file_line_and_key(repo, body, fragment, key):
     repo.write("werf.yaml", META + "---\nimage: web\n" + body)

@@ -147,6 +147,9 @@ class _Reader:
         found: dict[str, AddedFile] = {}
         for listed in self.spec.context_add_files:
             path = self._in_repo("contextAddFiles", context, listed)
+            if context and path != context and not path.startswith(context + "/"):
+                raise self.error("contextAddFiles", f"{listed!r} lies outside the context"
+                                 f" {context!r}")
             source = os.path.join(root, path)
             try:
                 st = os.lstat(source)
