@@ -10,6 +10,8 @@ Dockerfile copies rebuilds the Dockerfile image and what is built from it.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -205,3 +207,48 @@ def test_a_heredoc_is_refused_by_name_while_signatures_still_work(tmp_path):
     assert proc.returncode == 3
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "heredocs (RUN <<EOF)" in lines[0] and "line 2" in lines[0]
+
+
+def test_secrets_hosts_and_a_base_image_from_the_registry(registry, tmp_path):
+    host = Host(tmp_path / "host").setup()
+    base = f"{registry.repo('t/dockerfile-base')}:1"
+    subprocess.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false",
+                    f"{host.store}{BASE}", f"docker://{base}"], check=True)
+    project = make_repo(tmp_path / "project", tmp_path / "home")
+    project.write("werf.yaml", """project: secrets
+configVersion: 1
+---
+image: s
+dockerfile: Dockerfile
+addHost: ["db.internal:10.1.2.3"]
+secrets:
+- {id: token, value: s3cret-value}
+- {id: fromenv, env: WERFPULL_TEST_SECRET}
+""")
+    project.write(".dockerignore", "werf.yaml\n")  # the context is the project itself
+    project.write("Dockerfile", f"""FROM {base}
+RUN --mount=type=secret,id=token --mount=type=secret,id=fromenv \\
+    cat /run/secrets/token /run/secrets/fromenv > /secrets && grep db.internal /etc/hosts > /hosts
+""")
+    project.commit()
+    try:
+        fresh = Host(tmp_path / "fresh")  # no base image: buildah pulls it, plain HTTP
+        os.environ["WERFPULL_TEST_SECRET"] = "from-the-env"
+        try:
+            report = fresh.build(project.path, "localhost/secrets/stages", "--insecure-registry")
+        finally:
+            del os.environ["WERFPULL_TEST_SECRET"]
+        assert actions(report, "built") == {"s": ["dockerfile"]}
+        name = f"localhost/secrets/stages:image-stage-{report['stages'][0]['signature']}"
+        with fresh.mounted(name) as root:
+            assert (root / "secrets").read_text() == "s3cret-valuefrom-the-env"
+            assert (root / "hosts").read_text().split() == ["10.1.2.3", "db.internal"]
+        # Secrets are never hashed: another value signs the same.
+        before = signatures(project.path)
+        project.write("werf.yaml", (project.path / "werf.yaml").read_text()
+                      .replace("s3cret-value", "rotated"))
+        project.commit()
+        assert signatures(project.path) == before
+    finally:
+        host.remove()
+        fresh.remove()
