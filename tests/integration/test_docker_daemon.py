@@ -47,6 +47,8 @@ def image_ids(plan: dict) -> dict[str, str]:
 def test_pull_lands_every_planned_stage_with_its_image_id(published, daemon):
     plan = published.plan("--dest", "docker-daemon")
     assert len(plan["pulls"]) == 2
+    # docker load reuses no layer: each copy fetches all of its stage's blobs.
+    assert plan["download"] == sum(p["size"] for p in plan["pulls"])
 
     proc = published.run("pull", "--dest", "docker-daemon", "--format", "json")
 

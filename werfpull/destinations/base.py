@@ -32,6 +32,9 @@ class Destination:
     shell_cases: ClassVar[tuple[tuple[str, str], ...]]
     preserves_digests: ClassVar[bool] = True
     max_jobs: ClassVar[int | None] = None  # None: as many copies as --jobs
+    # Whether a copy skips the blobs the destination already has (docker load does not:
+    # skopeo streams every layer of each stage into it).
+    reuses_blobs: ClassVar[bool] = True
 
     @classmethod
     def parse(cls, text: str) -> Destination | None:

@@ -41,9 +41,10 @@ def make_plan(req: PlanRequest) -> Plan:
     project = load_project(req.directory, req.config, req.registry)
     planned = project.select(req.images)
     signatures = [s.signature for image in planned for s in image.stages]
+    # The destination first: a daemon that is down fails the plan before any registry call.
+    local = local_stages(dest, repo, signatures, req.registry)
     remote = Remote(repo, req.registry, req.retries)
-    inventory = Inventory(remote.existing(signatures, req.inventory),
-                          local_stages(dest, repo, signatures, req.registry))
+    inventory = Inventory(remote.existing(signatures, req.inventory), local)
     inventory.differs = differing(dest, inventory.local,
                                   remote.manifests(to_check(planned, inventory, req.all_stages)))
     images = select(planned, project.order, inventory, req.all_stages)
@@ -52,5 +53,5 @@ def make_plan(req: PlanRequest) -> Plan:
     return Plan(repo=repo.name, dest=dest.spec, dest_reason=dest_reason,
                 registry=req.registry.to_json(), project=project.config.project,
                 config_digest=project.config.digest, all_stages=req.all_stages, images=images,
-                pulls=pulls, download=download_bytes(pulls, dest.blobs()),
+                pulls=pulls, download=download_bytes(pulls, dest.blobs(), dest.reuses_blobs),
                 inventory=remote.strategy or req.inventory)

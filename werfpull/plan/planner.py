@@ -129,10 +129,14 @@ def make_pulls(wanted: dict[str, list], manifests: dict[str, Manifest]) -> list[
             for sig, names in wanted.items()]
 
 
-def download_bytes(pulls: list[Pull], local_blobs: set[str] | None) -> int | None:
-    """Bytes of distinct blobs to fetch; None when a manifest gave no sizes."""
+def download_bytes(pulls: list[Pull], local_blobs: set[str] | None,
+                   shared: bool = True) -> int | None:
+    """Bytes of distinct blobs to fetch; None when a manifest gave no sizes. Without
+    `shared` (a destination whose copies reuse no blob) every pull counts whole."""
     if any(p.size is None for p in pulls):
         return None
+    if not shared:
+        return sum(p.size for p in pulls)
     seen = set(local_blobs or ())
     total = 0
     for pull in pulls:
