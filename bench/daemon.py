@@ -9,6 +9,8 @@ and data root) is emptied before every timed run. Per interleaved round:
 
   werfpull pull   `werfpull pull REPO --dest docker-daemon` (plan, then copy; default
                   --jobs), with DOCKER_HOST naming the daemon
+  werfpull plan   `werfpull plan` alone, into the emptied daemon: what of the pull
+                  is planning (registry probes, the daemon's inventory)
   docker load     `docker load -i stages.tar` of the very stages that pull lands,
                   saved once with `docker save` (the floor: the daemon's own import
                   of the same bytes, without a registry)
@@ -35,7 +37,6 @@ NAME = "pull-docker-daemon"
 TITLE = "Pull into a docker daemon, against docker load of the same stages"
 PAYLOAD = 4_000_000  # incompressible bytes in each stage's own layer
 QUICK_PAYLOAD = 1_000_000
-TARGET = 3.0  # pull / load: a pull also plans, reads the registry and checks each stage
 
 
 def werfpull(*args: str) -> list[str]:
@@ -81,6 +82,10 @@ class Setup:
         self.daemon.clear()
         return timing.run_cmd(self.args("pull"), cwd=ROOT, env=self.env)
 
+    def plan_only(self) -> timing.Sample:
+        self.daemon.clear()
+        return timing.run_cmd(self.args("plan"), cwd=ROOT, env=self.env)
+
     def load(self) -> timing.Sample:
         self.daemon.clear()
         return timing.run_cmd([*self.daemon_cli(), "load", "-q", "-i", str(self.archive)])
@@ -109,6 +114,7 @@ def measure(s: Setup, quick: bool) -> dict:
             raise RuntimeError("the daemon does not hold exactly the planned stages")
 
     stats = timing.interleave([Variant("werfpull pull", s.pull, check=check),
+                               Variant("werfpull plan", s.plan_only),
                                Variant("docker load", s.load, check=check)],
                               timing.rounds(quick), NAME)
     return {"plan": {"pulls": len(plan["pulls"]), "download": plan["download"]},
@@ -128,6 +134,7 @@ def faults(s: Setup) -> dict:
     size = next(p["size"] for p in plan["pulls"] if p["signature"] == sig)
     repair = s.bytes_of(lambda: s.run("pull"))
     repaired = s.daemon.images() == want
+    killed = kill_mid_pull(s, want)
     s.daemon.stop()
     stopped = {}
     try:
@@ -139,7 +146,30 @@ def faults(s: Setup) -> dict:
     finally:
         s.daemon.start()
     return {"first_bytes": first, "rerun_bytes": rerun, "repair_bytes": repair,
-            "repair_stage_size": size, "repaired": repaired, "stopped": stopped}
+            "repair_stage_size": size, "repaired": repaired, "stopped": stopped,
+            "killed": killed}
+
+
+def kill_mid_pull(s: Setup, want: dict[str, str]) -> dict:
+    """SIGKILL the daemon while a throttled pull copies; time to fail, then the rerun."""
+    s.daemon.clear()
+    s.proxy.throttle(2_000_000)
+    proc = subprocess.Popen(s.args("pull"), cwd=ROOT, env=s.env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    s.proxy.reset_counters()
+    while s.proxy.stats()["bytes_down"] < 2_000_000 and proc.poll() is None:
+        time.sleep(0.02)
+    s.daemon.kill()
+    t0 = time.perf_counter()
+    code = proc.wait(120)
+    seconds = time.perf_counter() - t0
+    message = proc.stderr.read().strip().splitlines()[-1]
+    s.proxy.throttle(None)
+    s.daemon.start()
+    wrong = {n: i for n, i in s.daemon.images().items() if want.get(n) != i}
+    rerun = s.bytes_of(lambda: s.run("pull"))
+    return {"exit": code, "seconds": seconds, "message": message, "wrongly_tagged": len(wrong),
+            "rerun_bytes": rerun, "complete": s.daemon.images() == want}
 
 
 def run(quick: bool) -> dict:
@@ -153,15 +183,15 @@ def run(quick: bool) -> dict:
         result = {"payload": QUICK_PAYLOAD if quick else PAYLOAD, **measure(s, quick),
                   "faults": faults(s)}
     result["headline"] = [{"metric": "pull into docker daemon / docker load",
-                           "value": result["ratio"], "unit": "x", "target": f"<= {TARGET}x",
-                           "met": result["ratio"] <= TARGET}]
+                           "value": result["ratio"], "unit": "x", "target": None, "met": None}]
     return result
 
 
 def markdown(result: dict) -> str:
     st, f = result["stats"], result["faults"]
-    rows = [[f"`{name}`", *report.stats_cells(st[name])] for name in ("werfpull pull",
-                                                                        "docker load")]
+    k = f["killed"]
+    rows = [[f"`{name}`", *report.stats_cells(st[name])]
+            for name in ("werfpull pull", "werfpull plan", "docker load")]
     table = report.table(["into an empty daemon", "median", "min", "max", "runs"], rows, "lrrrr")
     stopped = "; ".join(f"`{c}` exits {v['exit']} after {report.seconds(v['seconds'])}"
                         for c, v in f["stopped"].items())
@@ -176,13 +206,18 @@ skopeo through `docker load`, and checks each stage's image ID.
 
 {table}
 
-**werfpull pull / docker load: {result["ratio"]:.2f}x** (target <= {TARGET}x:
-{report.verdict(result["ratio"] <= TARGET)}).
+**werfpull pull / docker load: {result["ratio"]:.2f}x**, of which planning is
+{report.seconds(st["werfpull plan"]["median"])} (the pull also fetches every byte from the
+registry, which `docker load` reads from a local file). No target: docker load of a
+local archive is the floor, not a rival.
 
 Faults, measured once (quoted in docs/reliability.md): the first pull moved
 {f["first_bytes"]:,} bytes at the proxy, a rerun **{f["rerun_bytes"]:,}** (the plan's
 manifest reads only); with one stage's name retagged to another image, the next pull
 moved {f["repair_bytes"]:,} bytes (that stage is {f["repair_stage_size"]:,} bytes) and
 {"repaired" if f["repaired"] else "did NOT repair"} it. Daemon stopped: {stopped}
-("{f["stopped"]["pull"]["message"]}").
+("{f["stopped"]["pull"]["message"]}"). Daemon SIGKILLed mid-copy: `pull` exits
+{k["exit"]} {report.seconds(k["seconds"])} after the kill, {k["wrongly_tagged"]} names
+wrongly tagged after the restart; the rerun moved {k["rerun_bytes"]:,} bytes and
+{"completed" if k["complete"] else "did NOT complete"} the pull.
 """
