@@ -57,3 +57,12 @@ def images_json(store: list[str]) -> list[str]:
 
 def inspect_image(store: list[str], name: str) -> list[str]:
     return _cmd(store, "inspect", "--type=image", name)
+
+
+def containers_json(store: list[str]) -> list[str]:
+    """Every container of the store, buildah's and other tools' (podman's) alike."""
+    return _cmd(store, "containers", "--all", "--json")
+
+
+def rmi(store: list[str], name: str) -> list[str]:
+    return _cmd(store, "rmi", name)
