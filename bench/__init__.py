@@ -24,4 +24,5 @@ BENCHMARKS = (
     "bench.build",
     "bench.pull",
     "bench.bounds",
+    "bench.cleanup",
 )

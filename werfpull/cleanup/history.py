@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from werfpull.cleanup.filesets import FileSets
 from werfpull.cleanup.policy import Reference
 from werfpull.config.load import find_config
 from werfpull.config.model import Config
@@ -23,11 +24,10 @@ from werfpull.config.yamldoc import load_documents
 from werfpull.errors import ConfigError, GitError
 from werfpull.gotemplate import render_werf_config
 from werfpull.refs import sha256_digest
-from werfpull.signatures.gitfiles import GitState, MappingFiles, Selector, checksum
-from werfpull.signatures.globs import GlobSet
+from werfpull.signatures.gitfiles import GitState
 from werfpull.signatures.signer import ImageStages, Signer
 from werfpull.tools import git
-from werfpull.tools.git import Commit, Entry
+from werfpull.tools.git import Commit
 
 BRANCHES_REMOTE = "refs/remotes/origin/"
 BRANCHES_LOCAL = "refs/heads/"
@@ -78,8 +78,7 @@ class History:
         self._texts: dict[str, str] = {}  # config blob -> text
         self._configs: dict[str, Config | str] = {}
         self._signed: dict[tuple, Signed] = {}
-        self._selectors: dict[tuple, dict] = {}
-        self._globs: dict[tuple, dict] = {}
+        self.filesets = FileSets()
 
     # -- references and commits -----------------------------------------------------
 
@@ -103,42 +102,45 @@ class History:
 
     def sign_all(self, commits: list[Commit], wanted: set[str]) -> dict[str, Signed]:
         """{sha: Signed} for the commits in `wanted`; `commits` is the whole history,
-        parents first, whose changes rebuild each tree."""
+        parents first, whose changes rebuild each tree and each mapping's file set."""
+        self._read_configs(commits, wanted)
         children: dict[str, int] = {}
         for c in commits:
             if c.parents:
                 children[c.parents[0]] = children.get(c.parents[0], 0) + 1
-        self._read_configs(commits, wanted)
-        trees: dict[str, dict[str, str]] = {}
+        trees: dict[str, tuple[dict, dict]] = {}  # sha -> (tree, selections)
         out: dict[str, Signed] = {}
         for c in commits:
-            base = trees.get(c.parents[0], {}) if c.parents else {}
-            tree = dict(base)
+            base_tree, base_sets = trees.get(c.parents[0], ({}, {})) if c.parents else ({}, {})
+            tree = dict(base_tree)
             for path, meta in c.changes:
                 if meta is None:
                     tree.pop(path, None)
                 else:
                     tree[path] = meta
+            sets = self.filesets.advance(base_sets, c.changes)
             if c.parents and c.parents[0] in trees:
                 children[c.parents[0]] -= 1
                 if children[c.parents[0]] == 0:
                     del trees[c.parents[0]]  # no other child needs it any more
             if children.get(c.sha):
-                trees[c.sha] = tree
+                trees[c.sha] = (tree, sets)
             if c.sha in wanted:
-                out[c.sha] = self.sign(c, tree)
+                out[c.sha] = self.sign(c, tree, sets)
         return out
 
-    def sign(self, commit: Commit, tree: dict[str, str]) -> Signed:
+    def sign(self, commit: Commit, tree: dict[str, str], sets: dict) -> Signed:
         meta = tree.get(self.config_rel)
         if meta is None or " blob " not in meta:
             return Signed(problem=f"no {self.config_rel} in this commit")
         config = self.config_at(commit, meta.rsplit(" ", 1)[1])
         if isinstance(config, str):
             return Signed(problem=config)
-        key = (config.digest, commit.tree)
+        files = _CommitFiles(self, tree, sets)
+        # Two commits whose config and file sets agree sign alike: sign once.
+        key = (config.digest, tuple(files.get(m).checksum for m in _local_mappings(config)))
         if key not in self._signed:
-            self._signed[key] = self._sign(config, tree)
+            self._signed[key] = self._sign(config, files)
         return self._signed[key]
 
     def _read_configs(self, commits: list[Commit], wanted: set[str]) -> None:
@@ -183,70 +185,62 @@ class History:
                 self._configs[digest] = f"its config does not load: {exc.message}"
         return self._configs[digest]
 
-    def _sign(self, config: Config, tree: dict[str, str]) -> Signed:
-        entries = sorted((Entry(p, f"{m}\t{p}\n") for p, m in tree.items()),
-                         key=lambda e: e.raw_path)
-        signer = _HistorySigner(config, lambda m: entries if m.url is None else
-                                self._remote.tree_for(m), self.from_digest, self)
+    def _sign(self, config: Config, files: _CommitFiles) -> Signed:
+        signer = _HistorySigner(config, self._remote.tree_for, self.from_digest, files)
         try:
             signed = signer.sign_all()
         except ConfigError as exc:
             return Signed(problem=f"it does not sign: {exc.message}")
-        names = [i.name for i in config.images]  # an unnamed image is None
-        return Signed(images={s.image.name: s for s in signed},
-                      needs={n: [i.name for i in config.needed_closure([n])] for n in names})
-
-    def selection(self, mapping) -> dict:
-        key = _mapping_key(mapping)
-        if key not in self._selectors:
-            self._selectors[key] = {}
-        return self._selectors[key]
-
-    def glob_matches(self, globs: tuple[str, ...]) -> tuple[GlobSet, dict]:
-        if globs not in self._globs:
-            self._globs[globs] = (GlobSet(globs), {})
-        return self._globs[globs]
+        return Signed(images={s.image.name: s for s in signed},  # unnamed: None
+                      needs={i.name: [n.name for n in config.needed_closure([i.name])]
+                             for i in config.images})
 
 
 def _mapping_key(m) -> tuple:
     return (m.url, m.branch, m.tag, m.commit, m.add, m.include_paths, m.exclude_paths)
 
 
+def _local_mappings(config: Config) -> list[tuple]:
+    """(mapping, globs) of every file set the config's local git mappings checksum."""
+    out = []
+    for image in config.images:
+        for m in image.git:
+            if m.url is None:
+                out.append((m, None))
+                out += [(m, tuple(g)) for g in m.stage_dependencies.values()]
+    return out
+
+
+class _CommitFiles:
+    """One commit's file sets, as the signer asks for them."""
+
+    def __init__(self, history: History, tree: dict, sets: dict):
+        self.history, self.tree, self.sets = history, tree, sets
+
+    def get(self, pair: tuple):
+        mapping, globs = pair
+        key = (_mapping_key(mapping), globs)
+        return self.history.filesets.get(self.sets, key, mapping, self.tree)
+
+
+class _SetFiles:
+    """What the signer needs of a local mapping's files: their checksums."""
+
+    def __init__(self, files: _CommitFiles, mapping):
+        self.files, self.mapping = files, mapping
+
+    def checksum(self, globs=None) -> str:
+        return self.files.get((self.mapping, None if globs is None else tuple(globs))).checksum
+
+
 class _HistorySigner(Signer):
-    """A Signer whose per-path decisions are remembered across commits."""
+    """A Signer reading local mappings from the history's file sets of one commit."""
 
-    def __init__(self, config, tree_for, from_digest, history: History):
-        super().__init__(config, tree_for, from_digest)
-        self.history = history
+    def __init__(self, config, remote_tree_for, from_digest, files: _CommitFiles):
+        super().__init__(config, remote_tree_for, from_digest)
+        self.commit_files = files
 
-    def files(self, mapping) -> MappingFiles:
-        key = _mapping_key(mapping)
-        if key not in self._files:
-            memo = self.history.selection(mapping)
-            selector = Selector(mapping)
-
-            def rel(path: str, memo=memo, selector=selector):
-                if path not in memo:
-                    memo[path] = selector.rel(path)
-                return memo[path]
-            self._files[key] = _MemoFiles(mapping, self.tree_for(mapping), rel, self.history)
-        return self._files[key]
-
-
-class _MemoFiles(MappingFiles):
-    def __init__(self, mapping, tree, rel, history: History):
-        super().__init__(mapping, tree, rel)
-        self.history = history
-
-    def checksum(self, globs: tuple[str, ...] | None = None) -> str:
-        if globs is None:
-            return checksum([e for _, e in self.items])
-        matcher, memo = self.history.glob_matches(tuple(globs))
-        chosen = []
-        for rel, entry in self.items:
-            hit = memo.get(rel)
-            if hit is None:
-                hit = memo[rel] = matcher.match(rel)
-            if hit:
-                chosen.append(entry)
-        return checksum(chosen)
+    def files(self, mapping):
+        if mapping.url is None:
+            return _SetFiles(self.commit_files, mapping)
+        return super().files(mapping)

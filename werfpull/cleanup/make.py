@@ -114,29 +114,39 @@ def _classify(remote: Remote, policy: CleanupPolicy, found: dict[str, Manifest],
         elif sig in keep_why:
             plan.keep.append(TagState(tag, manifest.digest, keep_why[sig], manifest.size))
         else:
-            candidates.append(tag)
+            candidates.append(TagState(tag, manifest.digest, "no kept commit needs it",
+                                       manifest.size))
+    candidates = _spare_shared(candidates, plan)
     recent = policy.keep_seconds
-    born = reg.created(remote, candidates) if candidates else {}
+    born = reg.created(remote, [t.tag for t in candidates]) if recent and candidates else {}
     doomed = []
-    for tag in candidates:
-        m, when = found[tag], born.get(tag)
-        if recent is not None and when is not None and now - when <= recent:
-            age = max(0, int((now - when) // 60))
-            plan.keep.append(TagState(tag, m.digest, f"created {age} min ago (within"
-                                      f" keepImagesBuiltWithinLastNHours={policy.keep_hours})",
-                                      m.size, when))
+    for state in candidates:
+        state.created = born.get(state.tag)
+        if recent is not None and state.created is not None and now - state.created <= recent:
+            age = max(0, int((now - state.created) // 60))
+            state.why = (f"created {age} min ago (within keepImagesBuiltWithinLastNHours="
+                         f"{policy.keep_hours})")
+            plan.keep.append(state)
         else:
-            doomed.append(TagState(tag, m.digest, "no kept commit needs it", m.size, when))
+            doomed.append(state)
+    plan.delete = _spare_shared(doomed, plan)
+    plan.keep.sort(key=lambda t: t.tag)
+    plan.delete.sort(key=lambda t: t.tag)
+    plan.freed = freed_bytes(found, {t.tag for t in plan.delete})
+
+
+def _spare_shared(states: list[TagState], plan: CleanupPlan) -> list[TagState]:
+    """Those of `states` whose manifest no kept tag has; the others join the kept ones:
+    deleting a manifest deletes every tag that points to it."""
     kept_by_digest = {t.digest: t.tag for t in plan.keep}
-    for state in doomed:
+    out = []
+    for state in states:
         if state.digest in kept_by_digest:
             state.why = f"shares its manifest with the kept tag {kept_by_digest[state.digest]}"
             plan.keep.append(state)
         else:
-            plan.delete.append(state)
-    plan.keep.sort(key=lambda t: t.tag)
-    plan.delete.sort(key=lambda t: t.tag)
-    plan.freed = freed_bytes(found, {t.tag for t in plan.delete})
+            out.append(state)
+    return out
 
 
 def freed_bytes(found: dict[str, Manifest], deleted: set[str]) -> int:

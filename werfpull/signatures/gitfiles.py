@@ -55,9 +55,8 @@ class Selector:
 class MappingFiles:
     """The entries of one git mapping, each with its path relative to `add`."""
 
-    def __init__(self, mapping: GitMapping, tree: list[Entry], rel=None):
-        """`rel(path)` may stand in for the mapping's own Selector (e.g. a memo of it)."""
-        rel = rel or Selector(mapping).rel
+    def __init__(self, mapping: GitMapping, tree: list[Entry]):
+        rel = Selector(mapping).rel
         self.items: list[tuple[str, Entry]] = []
         for entry in tree:
             name = rel(entry.path)
