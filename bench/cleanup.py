@@ -103,18 +103,20 @@ def run(quick: bool) -> dict:
         commits = history.commits([r.commit for r in refs])
         assert len(commits) == MAIN + FEATURE, len(commits)
         main_tail = [c for c in commits if c.sha in _first_parent(commits, refs)][-PUSHED:]
-        signed = history.sign_all(commits, {c.sha for c in main_tail})
+        signed = history.sign_all(commits, {c.sha for c in commits})
+        signed = {c.sha: signed[c.sha] for c in main_tail}
         stage_tags = {f"image-stage-{st.signature}" for s in signed.values()
                       for stages in s.images.values() for st in stages.stages}
         digest = fixtures.push_seed_image(reg, "bench/stages", "seed", tmp / "seed")
         tags = len(stage_tags) + UNKNOWN
-        fixtures.seed_tags(reg, "bench/stages", digest,
-                           [*sorted(stage_tags), *fixtures.fake_stage_tags(UNKNOWN, "old")])
+        fixtures.seed_tags(reg, "bench/stages", digest, sorted(stage_tags))
+        _distinct_tags(reg, "bench/stages", digest, fixtures.fake_stage_tags(UNKNOWN, "old"))
         timing.progress(f"{NAME}: {len(commits)} commits in {made:.1f} s, {tags} tags")
         ref = reg.repo("bench/stages")
         plan = make_cleanup_plan(CleanupRequest(repo=ref, directory=str(repo_dir),
                                                 registry=opts))
-        kept = len(plan.keep)
+        kept, deleted = len(plan.keep), len(plan.delete)
+        assert deleted == UNKNOWN, deleted
 
         def history_part():
             h = History(str(repo_dir), None, None)
@@ -132,19 +134,47 @@ def run(quick: bool) -> dict:
             Variant("registry", lambda: timing.time_call(registry_part)),
         ]
         stats = timing.interleave(variants, n_rounds, NAME)
-        configs = len(history._configs)
+        configs = len({c.digest for c in history.configs()})
     cli = stats["cli"]["median"]
     return {
         "commits": len(commits), "files": FILES + 1, "configs": configs, "tags": tags,
-        "kept": kept, "references": len(refs), "fixture_seconds": round(made, 2),
+        "kept": kept, "deleted": deleted, "references": len(refs),
+        "fixture_seconds": round(made, 2),
         "rounds": n_rounds, "stats": stats, "target": TARGET, "met": cli < TARGET,
         "headline": [
             {"metric": "cleanup plan CLI, 1,000 commits", "value": cli, "unit": "s",
              "target": f"< {TARGET:g} s", "met": cli < TARGET},
+            {"metric": "cleanup plan CLI CPU (skopeo included)",
+             "value": stats["cli"]["cpu_median"], "unit": "s", "target": None, "met": None},
             {"metric": "history signed in-process", "value": stats["history"]["median"],
              "unit": "s", "target": None, "met": None},
         ],
     }
+
+
+def _distinct_tags(reg, repo_name: str, seed: str, tags) -> None:
+    """Tags of distinct manifests (one annotation apart, the seed's blobs), written into
+    Distribution 2.8's filesystem storage like `fixtures.seed_tags`: the stages of old
+    builds, which cleanup inspects, dates and deletes one by one."""
+    import hashlib
+    import json
+
+    v2 = reg.storage_dir / "docker" / "registry" / "v2"
+    blob = v2 / "blobs" / "sha256" / seed[7:9] / seed[7:] / "data"
+    manifest = json.loads(blob.read_bytes())
+    for i, tag in enumerate(tags):
+        manifest["annotations"] = {"bench.old-build": str(i)}
+        data = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
+        hexd = hashlib.sha256(data).hexdigest()
+        path = v2 / "blobs" / "sha256" / hexd[:2] / hexd / "data"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        base = v2 / "repositories" / repo_name / "_manifests"
+        link = f"sha256:{hexd}".encode()
+        for where in (base / "revisions" / "sha256" / hexd, base / "tags" / tag / "current",
+                      base / "tags" / tag / "index" / "sha256" / hexd):
+            where.mkdir(parents=True, exist_ok=True)
+            (where / "link").write_bytes(link)
 
 
 def _first_parent(commits, refs) -> set[str]:
@@ -178,9 +208,9 @@ def markdown(result: dict) -> str:
         f" {result['files']:,} files; the config of the signatures benchmark"
         f" ({result['configs']} distinct texts in the history). The registry holds"
         f" {result['tags']} stage tags: the stages of main's last {PUSHED} commits and"
-        f" {UNKNOWN} of no known commit (all one manifest, written into the storage);"
-        f" werf's default policy kept {result['kept']}. Median of {result['rounds']}"
-        " interleaved rounds.\n\n"
+        f" {UNKNOWN} of no known commit, each its own manifest (written into the storage);"
+        f" werf's default policy kept {result['kept']} and deletes {result['deleted']}."
+        f" Median of {result['rounds']} interleaved rounds.\n\n"
         + report.table(["what", "median", "min", "max", "runs", "CPU"], rows, "lrrrrr")
         + f"\n\nTarget under {TARGET:g} s for the CLI: **{verdict}**. Every commit's tree"
           " comes from one `git log --raw` (changes against the first parent), each"

@@ -225,9 +225,14 @@ def test_apply_refuses_moved_tags_and_spares_shared_and_new_manifests(history, r
 
 def test_apply_refuses_a_stale_keep_set(history, repo, tmp_path, git_repo):
     h = history
-    plan = make_cleanup_plan(CleanupRequest(repo=repo, directory=h["dir"], registry=OPTS))
     path = tmp_path / "cleanup.json"
-    path.write_text(plan.dumps())
+    r = werfpull("cleanup", "plan", repo, "--dir", h["dir"], "--insecure-registry", "--out", path)
+    assert r.returncode == 0, r.stderr
+    plan = load_cleanup_plan(str(path))
+    # The text review says the same as the file: per reference, then what goes.
+    assert f"branch feature ({h['feature'][-1][:12]})" in r.stdout
+    assert f"delete {len(plan.delete)} tag(s)" in r.stdout
+    assert all(t.tag in r.stdout for t in plan.delete)
     git_repo.git("checkout", "-q", "feature")
     _commit(git_repo, "one more", time.time())
     r = werfpull("cleanup", "apply", path, "--dir", h["dir"], "--insecure-registry")

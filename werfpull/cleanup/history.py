@@ -95,6 +95,10 @@ class History:
                 for r in git.refs(self.root, (TAGS,))]
         return out, ("origin" if remote else "local")
 
+    def configs(self) -> list[Config]:
+        """The distinct configs met so far (those that load)."""
+        return [c for c in self._configs.values() if isinstance(c, Config)]
+
     def commits(self, heads: list[str]) -> list[Commit]:
         return git.history(self.root, list(dict.fromkeys(heads)))
 

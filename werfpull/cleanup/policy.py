@@ -95,8 +95,9 @@ class CleanupPolicy:
 
     def to_json(self) -> dict:
         return {"default": self.is_default, "disabled": self.disabled,
-                "git_history": self.git_history, "keep_hours": self.keep_seconds and
-                self.keep_hours, "regex_engine": self.regex_engine,
+                "git_history": self.git_history,
+                "keep_hours": None if self.keep_seconds is None else self.keep_hours,
+                "regex_engine": self.regex_engine,
                 "keep_policies": [p.describe() for p in self.keep_policies]}
 
 
