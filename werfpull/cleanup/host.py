@@ -99,17 +99,22 @@ def _store_stages(dest: ContainersStorage, prefixes: tuple[str, ...]) -> list[Lo
     images = _json(buildah.images_json(dest.store_flags), f"list images in {dest.spec}")
     containers = _json(buildah.containers_json(dest.store_flags),
                        f"list containers in {dest.spec}")
-    busy = {c.get("imageid", "") for c in containers}
+    busy = {_bare(c.get("imageid", "")) for c in containers}
     out = []
     for image in images:
-        image_id = image.get("id", "")
-        in_use = any(b.startswith(image_id) for b in busy if image_id)
+        # IDs come full or truncated, with "sha256:" or without, depending on the flags.
+        image_id = _bare(image.get("id", ""))
+        in_use = bool(image_id) and any(b.startswith(image_id) for b in busy)
         for name in image.get("names") or []:
             if name.startswith(prefixes):
                 out.append(LocalStage(name, name.rsplit(STAGE_TAG_PREFIX, 1)[1],
                                       _bytes(image.get("size", "")), image.get("created"),
                                       image_id, in_use))
     return out
+
+
+def _bare(image_id: str) -> str:
+    return image_id.split(":", 1)[1] if image_id.startswith("sha256:") else image_id
 
 
 def _json(argv: list[str], what: str) -> list:
