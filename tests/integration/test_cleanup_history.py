@@ -48,6 +48,10 @@ import:
   add: /tools
   to: /opt
   after: install
+---
+image: docker
+dockerfile: Dockerfile
+context: web
 """
 
 
@@ -57,6 +61,7 @@ def _history(git_repo) -> list[str]:
     r.write("src/a.c", "a")
     r.write("deps.json", "{}")
     r.write("tools/t.sh", "t")
+    r.write("web/Dockerfile", "FROM alpine:3\nCOPY . /srv\n")
     commits = [r.commit("base")]
     r.write("src/b.c", "b")
     commits.append(r.commit("add"))
@@ -67,6 +72,7 @@ def _history(git_repo) -> list[str]:
     r.git("checkout", "-q", "-b", "side")
     r.write("tools/u.sh", "u")
     r.write("web/index.html", "w")
+    r.write("web/.dockerignore", "*.md\n")
     commits.append(r.commit("side"))
     r.git("checkout", "-q", "main")
     (r.path / "src" / "a.c").unlink()

@@ -24,6 +24,7 @@ from werfpull.config.yamldoc import load_documents
 from werfpull.errors import ConfigError, GitError
 from werfpull.gotemplate import render_werf_config
 from werfpull.refs import sha256_digest
+from werfpull.signatures.dockercontext import DockerContexts
 from werfpull.signatures.gitfiles import GitState
 from werfpull.signatures.signer import ImageStages, Signer
 from werfpull.tools import git
@@ -141,10 +142,16 @@ class History:
         if isinstance(config, str):
             return Signed(problem=config)
         files = _CommitFiles(self, tree, sets)
-        # Two commits whose config and file sets agree sign alike: sign once.
-        key = (config.digest, tuple(files.get(m).checksum for m in _local_mappings(config)))
+        # Two commits whose config and file sets agree sign alike: sign once. A
+        # Dockerfile image's context is the whole tree, read by `git ls-tree` of the
+        # commit as `signatures` reads HEAD.
+        dockerfile = any(i.dockerfile is not None for i in config.images)
+        key = (config.digest, commit.tree if dockerfile else None,
+               tuple(files.get(m).checksum for m in _local_mappings(config)))
         if key not in self._signed:
-            self._signed[key] = self._sign(config, files)
+            contexts = DockerContexts(GitState(self.directory, config.path, commit=commit.sha),
+                                      config.path).inputs if dockerfile else None
+            self._signed[key] = self._sign(config, files, contexts)
         return self._signed[key]
 
     def _read_configs(self, commits: list[Commit], wanted: set[str]) -> None:
@@ -189,8 +196,9 @@ class History:
                 self._configs[digest] = f"its config does not load: {exc.message}"
         return self._configs[digest]
 
-    def _sign(self, config: Config, files: _CommitFiles) -> Signed:
-        signer = _HistorySigner(config, self._remote.tree_for, self.from_digest, files)
+    def _sign(self, config: Config, files: _CommitFiles, contexts) -> Signed:
+        signer = _HistorySigner(config, self._remote.tree_for, self.from_digest, files,
+                                contexts)
         try:
             signed = signer.sign_all()
         except ConfigError as exc:
@@ -240,8 +248,8 @@ class _SetFiles:
 class _HistorySigner(Signer):
     """A Signer reading local mappings from the history's file sets of one commit."""
 
-    def __init__(self, config, remote_tree_for, from_digest, files: _CommitFiles):
-        super().__init__(config, remote_tree_for, from_digest)
+    def __init__(self, config, remote_tree_for, from_digest, files: _CommitFiles, contexts):
+        super().__init__(config, remote_tree_for, from_digest, contexts)
         self.commit_files = files
 
     def files(self, mapping):
