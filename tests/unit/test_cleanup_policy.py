@@ -141,3 +141,14 @@ def test_a_merge_reaches_both_parents():
     expected = {"A": ["a"], "B": ["b"], "R": ["r"]}
     assert scan_reference(_ref("{last: -1}", head="m"), graph, expected, NOW) == {
         "A": "a", "B": "b", "R": "r"}
+
+
+def test_creation_times_are_read_as_go_writes_them():
+    from werfpull.cleanup.registry import parse_time
+
+    assert parse_time("1970-01-02T00:00:00Z") == 86400
+    assert parse_time("1970-01-02T00:00:00.123456789Z") == pytest.approx(86400.123456)
+    assert parse_time("1970-01-02T02:00:00+02:00") == 86400
+    assert parse_time("0001-01-01T00:00:00Z") < 0  # Go's zero time: very old
+    for bad in (None, "yesterday", "2026-13-01T00:00:00Z", "xTy", 5):
+        assert parse_time(bad) is None, bad

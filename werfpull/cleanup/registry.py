@@ -48,7 +48,7 @@ def created(remote: Remote, tags: list[str]) -> dict[str, float | None]:
             raise classify(result, remote.repo.host, ref)
         try:
             return parse_time(json.loads(result.stdout).get("created"))
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError):  # not JSON, or not an object
             return None
     return dict(zip(tags, _parallel(one, tags), strict=True))
 
@@ -66,7 +66,11 @@ def parse_time(text) -> float | None:
             break
     clock, _, frac = rest.partition(".")
     zone = "+00:00" if zone in ("Z", "") else zone
-    return datetime.fromisoformat(f"{date}T{clock}.{(frac + '000000')[:6]}{zone}").timestamp()
+    try:
+        return datetime.fromisoformat(f"{date}T{clock}.{(frac + '000000')[:6]}{zone}"
+                                      ).timestamp()
+    except ValueError:
+        return None
 
 
 def delete(remote: Remote, digest: str) -> None:
