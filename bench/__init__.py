@@ -26,4 +26,5 @@ BENCHMARKS = (
     "bench.pull",
     "bench.bounds",
     "bench.daemon",
+    "bench.cleanup",
 )
