@@ -157,6 +157,10 @@ class Builder:
         self._run(buildah.config(self.store, ctr, docker_flags(image.docker)),
                   f"{image.label}: bad docker instructions")
 
+    def build_image_spec(self, image: Image, stage: str, ctr: str) -> None:
+        raise ConfigError(f"{image.label}: imageSpec is not supported by the reference builder",
+                          file=self.project.config.path, line=image.line)
+
     def _shell(self, image: Image, stage: str, ctr: str) -> None:
         script = "\n".join(image.instructions[stage])
         if not script:

@@ -23,14 +23,15 @@ def human_bytes(n: int | None) -> str:
     raise AssertionError
 
 
-def image_label(kind: str, name: str | None) -> str:
-    return "image (unnamed)" if name is None else f"{kind} {name}"
+def image_label(kind: str, name: str | None, platform: str | None = None) -> str:
+    label = "image (unnamed)" if name is None else f"{kind} {name}"
+    return f"{label} [{platform}]" if platform is not None else label
 
 
 def signatures_text(project: str, signed: list[ImageStages]) -> str:
     lines = [f"project {project}"]
     for s in signed:
-        lines.append(image_label(s.image.kind, s.image.name))
+        lines.append(image_label(s.image.kind, s.image.name, s.platform))
         lines += [f"  {st.name:<20} {st.signature}" for st in s.stages]
     return "\n".join(lines) + "\n"
 
