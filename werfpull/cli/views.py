@@ -51,7 +51,9 @@ def plan_text(plan: Plan) -> str:
     ]
     pulled = {p.signature: p for p in plan.pulls}
     for image in plan.images:
-        lines.append(f"{image_label(image.kind, image.name)}: {image.reason}")
+        upto = f" (up to {image.upto}, for an import)" if image.upto else ""
+        lines.append(f"{image_label(image.kind, image.name, image.platform)}{upto}:"
+                     f" {image.reason}")
         if not image.needed and not plan.all_stages:
             continue
         for st in image.stages:

@@ -9,6 +9,8 @@ parser, so every mistake is still one line naming file, line, document and key.
 
 from __future__ import annotations
 
+import re
+
 from werfpull.config.model import Config, Dependency, Image, Secret
 from werfpull.errors import ConfigError
 from werfpull.signatures.stages import stage_names
@@ -19,6 +21,7 @@ IMAGE_KEYS = ("final", "cacheVersion", "platform", "disableGitAfterPatch", "secr
               "dependencies", "imageSpec")
 ARTIFACT_KEYS = tuple(k for k in IMAGE_KEYS if k not in ("final", "imageSpec"))
 SECRET_KEYS = ("id", "env", "src", "value")
+_SECRET_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 DEPENDENCY_KEYS = ("image", "before", "after", "imports")
 DEPENDENCY_TYPES = ("ImageName", "ImageID", "ImageRepo", "ImageTag", "ImageDigest")
 # Where a dependency enters the chain (section 7).
@@ -113,8 +116,10 @@ def _secrets(p, value) -> tuple[Secret, ...]:
             raise p.error(at, "a secret needs exactly one of 'env', 'src', 'value'"
                           + (f", got {', '.join(sources)}" if sources else ""))
         fields = {k: p.string(at + (k,), data[k]) for k in SECRET_KEYS if k in data}
-        if not fields["id"]:
-            raise p.error(at + ("id",), "a secret's id must not be empty")
+        if not _SECRET_ID.fullmatch(fields["id"]):
+            # It names the file /run/secrets/ID in the build container.
+            raise p.error(at + ("id",), f"secret id {fields['id']!r} must be letters, digits,"
+                          " '.', '_' or '-', and not start with '.'")
         secrets.append(Secret(**fields, line=p.doc.line_of(at)))
     ids = [s.id for s in secrets]
     for s in secrets:

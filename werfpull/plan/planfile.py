@@ -14,6 +14,7 @@ from werfpull.destinations import parse_dest
 from werfpull.errors import ConfigError, PlanError, UsageError
 from werfpull.plan.model import FORMAT, ImagePlan, Plan, Pull, StageState
 from werfpull.refs import DIGEST_RE, SIGNATURE_RE, parse_repo, stage_tag
+from werfpull.signatures.stages import IMAGE_STAGES
 
 
 def load_plan(path: str) -> Plan:
@@ -90,7 +91,18 @@ def _image(check, i: int, raw) -> ImagePlan:
             isinstance(selected, str) and SIGNATURE_RE.fullmatch(selected)):
         raise check.bad(f"{at}.selected", "is not a signature or null")
     return ImagePlan(name, check.field(raw, "kind", str, at), check.field(raw, "needed", bool, at),
-                     stages, selected, check.field(raw, "reason", str, at))
+                     stages, selected, check.field(raw, "reason", str, at),
+                     **_where(check, raw, at))
+
+
+def _where(check, raw: dict, at: str) -> dict:
+    """The optional `platform` and `upto` of an image entry (absent in older plans)."""
+    platform, upto = raw.get("platform"), raw.get("upto")
+    if "platform" in raw and not (isinstance(platform, str) and platform):
+        raise check.bad(f"{at}.platform", "is not a platform name")
+    if "upto" in raw and upto not in IMAGE_STAGES:
+        raise check.bad(f"{at}.upto", "is not a stage name")
+    return {"platform": platform, "upto": upto}
 
 
 def _pull(check, i: int, raw) -> Pull:
