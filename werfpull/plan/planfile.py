@@ -14,7 +14,7 @@ from werfpull.destinations import parse_dest
 from werfpull.errors import ConfigError, PlanError, UsageError
 from werfpull.plan.model import FORMAT, ImagePlan, Plan, Pull, StageState
 from werfpull.refs import DIGEST_RE, SIGNATURE_RE, parse_repo, stage_tag
-from werfpull.signatures.stages import IMAGE_STAGES
+from werfpull.signatures.stages import BY_NAME
 
 
 def load_plan(path: str) -> Plan:
@@ -100,7 +100,7 @@ def _where(check, raw: dict, at: str) -> dict:
     platform, upto = raw.get("platform"), raw.get("upto")
     if "platform" in raw and not (isinstance(platform, str) and platform):
         raise check.bad(f"{at}.platform", "is not a platform name")
-    if "upto" in raw and upto not in IMAGE_STAGES:
+    if "upto" in raw and upto not in BY_NAME:
         raise check.bad(f"{at}.upto", "is not a stage name")
     return {"platform": platform, "upto": upto}
 
