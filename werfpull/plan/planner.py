@@ -130,6 +130,9 @@ def _consuming_stages(image: Image, source: str) -> list[tuple[str, str | None]]
     """(stage of `image`, stage of the source it needs or None for all) per use."""
     uses = [("from", None)] if source in (image.from_image, image.from_artifact) else []
     uses += [(i.stage, i.source_stage) for i in image.imports if i.source == source]
+    if image.dockerfile is not None and any(d.image == source
+                                            for d in image.dockerfile.dependencies):
+        uses.append(("dockerfile", None))  # a Dockerfile image consumes in its one stage
     return uses + [(d.stage, None) for d in image.dependencies if d.image == source]
 
 
@@ -151,13 +154,18 @@ def _image_plan(unit: _Unit, k: int, needed: bool, inv: Inventory,
                          states[k].signature if k >= 0 else None, reason, **where)
     selected = states[k].signature if k >= 0 and needed else None
     return ImagePlan(stages.image.name, stages.image.kind, needed, states, selected,
-                     _reason(states, k, needed, inv.differs), **where)
+                     _reason(states, k, needed, inv.differs,
+                             stages.image.dockerfile is not None), **where)
 
 
-def _reason(states: list[StageState], k: int, needed: bool, differs: set[str]) -> str:
+def _reason(states: list[StageState], k: int, needed: bool, differs: set[str],
+            dockerfile: bool = False) -> str:
     if not needed:
         return "not needed: every consumer is cached past the stage that uses it"
     if k < 0:
+        if dockerfile:
+            return "the Dockerfile's inputs changed since the last push: nothing to pull," \
+                   " building from scratch"
         return "no stage in the registry or the destination: building from the base image"
     chosen = states[k]
     if chosen.signature in differs:
@@ -165,6 +173,8 @@ def _reason(states: list[StageState], k: int, needed: bool, differs: set[str]) -
     if k == len(states) - 1:
         if chosen.local:
             return "up to date: the final stage is already local, nothing to pull"
+        if dockerfile and chosen.name == "dockerfile":
+            return "up to date in the registry: pulling dockerfile"
         return f"up to date in the registry: pulling the final stage {chosen.name}"
     changed = states[k + 1].name
     if chosen.local:

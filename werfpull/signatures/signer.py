@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from werfpull.config.model import Config, GitMapping, Image
+from werfpull.signatures.dockercontext import DockerfileInputs
+from werfpull.signatures.dockerdeps import dockerfile_deps
 from werfpull.signatures.gitfiles import MappingFiles
 from werfpull.signatures.stages import BY_NAME, stage_names, stages_of
 from werfpull.tools.git import Entry
@@ -79,15 +81,18 @@ class Sources:
 
 TreeFor = Callable[[GitMapping], list[Entry]]
 FromDigest = Callable[[str], str]
+ContextFor = Callable[[Image], DockerfileInputs]
 
 
 class Signer:
     """Signs every image and artifact of a config in dependency order."""
 
-    def __init__(self, config: Config, tree_for: TreeFor, from_digest: FromDigest | None = None):
+    def __init__(self, config: Config, tree_for: TreeFor, from_digest: FromDigest | None = None,
+                 context_for: ContextFor | None = None):
         self.config = config
         self.tree_for = tree_for
         self.from_digest = from_digest
+        self.context_for = context_for
         self._files: dict[tuple, MappingFiles] = {}
 
     def sign_all(self) -> list[ImageStages]:
@@ -100,7 +105,7 @@ class Signer:
 
     def sign(self, image: Image, finals: Sources) -> ImageStages:
         stages, prev = [], ""
-        for kind in stages_of(image.kind):
+        for kind in stages_of(image.stage_kind):
             deps = getattr(self, f"deps_{kind.deps}")(image, kind.name, finals)
             if deps is None:
                 continue
@@ -121,12 +126,12 @@ class Signer:
                 raise AssertionError("fromLatest needs a digest resolver")
             digest = self.from_digest(image.from_)
         return _present_only(self._from_core(image, finals, digest), {
-            "cacheVersion": {"build": self.config.build_cache_version,
-                             "image": image.image_cache_version}
-            if self.config.build_cache_version is not None
-            or image.image_cache_version is not None else None,
-            "platform": finals.platform,
-        })
+            "cacheVersion": self._cache_versions(image), "platform": finals.platform})
+
+    def _cache_versions(self, image: Image) -> dict | None:
+        if self.config.build_cache_version is None and image.image_cache_version is None:
+            return None
+        return {"build": self.config.build_cache_version, "image": image.image_cache_version}
 
     def _from_core(self, image: Image, finals: Sources, digest) -> dict:
         return {
@@ -180,6 +185,12 @@ class Signer:
         if build is None and image.image_spec is None:
             return None
         return {"imageSpec": {"build": build, "image": image.image_spec}}
+
+    def deps_dockerfile(self, image: Image, stage: str, finals: Sources) -> dict:
+        deps = dockerfile_deps(self.config.project, image, self.context_for(image), finals)
+        deps.pop("cacheVersion", None)  # with build.cacheVersion too, as for a Stapel image
+        return _present_only(deps, {"cacheVersion": self._cache_versions(image),
+                                    "platform": finals.platform})
 
     def files(self, mapping: GitMapping) -> MappingFiles:
         key = (mapping.url, mapping.branch, mapping.tag, mapping.commit, mapping.add,
