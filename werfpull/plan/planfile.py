@@ -34,6 +34,9 @@ def load_plan(path: str) -> Plan:
 def plan_from_json(data, path: str = "plan") -> Plan:
     check = _Checker(path)
     check.type("", data, dict)
+    if data.get("kind") == "werfpull-cleanup":
+        raise PlanError(f"{path}: this is a cleanup plan, not a pull plan",
+                        hint="apply it with `werfpull cleanup apply`")
     if data.get("format") != FORMAT:
         raise PlanError(f"{path}: plan format {data.get('format')!r} is not {FORMAT}",
                         hint="plan again with this werfpull")

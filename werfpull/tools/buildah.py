@@ -64,6 +64,15 @@ def inspect_image(store: list[str], name: str) -> list[str]:
     return _cmd(store, "inspect", "--type=image", name)
 
 
+def containers_json(store: list[str]) -> list[str]:
+    """Every container of the store, buildah's and other tools' (podman's) alike."""
+    return _cmd(store, "containers", "--all", "--json")
+
+
+def rmi(store: list[str], name: str) -> list[str]:
+    return _cmd(store, "rmi", name)
+
+
 VERSION_NOTE = "1.28"  # Debian 12's, which the builder supports
 
 
