@@ -79,6 +79,7 @@ def commands() -> dict[str, str]:
         # Into a daemon at DOCKER_HOST: skopeo 1.9 ignores the variable itself.
         "skopeo_copy_daemon": copy(daemon),
         "skopeo_inspect": shargv(skopeo.inspect_raw(v("ref"), registry)),
+        "skopeo_delete": shargv(skopeo.delete(v("ref"), registry)),
     }
 
 
