@@ -14,6 +14,7 @@ from werfpull.apply.transfer import DEFAULT_JOBS, DEFAULT_RETRIES, Event, Outcom
 from werfpull.destinations import Destination, parse_dest
 from werfpull.errors import RegistryError, TransferFailed, UsageError
 from werfpull.plan.model import Plan, Pull
+from werfpull.plan.verify import registry_options
 from werfpull.refs import Repo
 from werfpull.tools import process, skopeo
 from werfpull.tools.registry_errors import classify, is_absent
@@ -78,16 +79,6 @@ class PullInto:
             registry=self.repo.host, hint="the registry served other content; plan again")
 
 
-def merged_options(plan: Plan, given: skopeo.RegistryOptions | None) -> skopeo.RegistryOptions:
-    """The command line's registry options, with the plan's TLS choices added."""
-    given = given or skopeo.RegistryOptions()
-    planned = skopeo.RegistryOptions.from_json(plan.registry)
-    return skopeo.RegistryOptions(
-        insecure=given.insecure or planned.insecure,
-        skip_tls_verify=given.skip_tls_verify or planned.skip_tls_verify,
-        authfile=given.authfile, timeout=given.timeout)
-
-
 def apply_plan(plan: Plan, *, dest: Destination | str | None = None,
                registry: skopeo.RegistryOptions | None = None, jobs: int = DEFAULT_JOBS,
                retries: int = DEFAULT_RETRIES,
@@ -97,7 +88,7 @@ def apply_plan(plan: Plan, *, dest: Destination | str | None = None,
         raise UsageError("--jobs must be at least 1 and --retries at least 0")
     if not isinstance(dest, Destination):
         dest = parse_dest(dest or plan.dest)
-    direction = PullInto(Repo(plan.repo), dest, merged_options(plan, registry))
+    direction = PullInto(Repo(plan.repo), dest, registry_options(plan, registry))
     outcome = Transfer(plan.pulls, direction, jobs=jobs, retries=retries, report=report).run()
     if outcome.failed:
         first = outcome.failed[0][1]
