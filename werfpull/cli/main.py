@@ -18,6 +18,7 @@ from werfpull.atomic import write_atomic
 from werfpull.cli import views
 from werfpull.cli.options import ApplyGroup, PlanGroup, ProjectGroup, RegistryGroup, add_format
 from werfpull.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, WerfpullError
+from werfpull.tools import process
 
 log = logging.getLogger("werfpull")
 
@@ -263,9 +264,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"werfpull: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
+        process.halt()  # whatever phase it came in, no child outlives werfpull
         print("werfpull: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Terminated:
+        process.halt()
         print("werfpull: terminated", file=sys.stderr)
         return EXIT_TERMINATED
     except BrokenPipeError:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import random
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from werfpull.errors import RegistryError, ServerError
 from werfpull.inventory.model import Manifest
@@ -115,16 +114,10 @@ class Remote:
 
 
 def _parallel(fn, items: list) -> list:
-    if len(items) <= 1:
-        return [fn(i) for i in items]
-    with ThreadPoolExecutor(max_workers=min(PROBE_JOBS, len(items))) as pool:
-        return list(pool.map(fn, items))
+    return process.parallel(fn, items, PROBE_JOBS)
 
 
 
 
 def _parallel(fn, items: list) -> list:
-    if len(items) <= 1:
-        return [fn(i) for i in items]
-    with ThreadPoolExecutor(max_workers=min(PROBE_JOBS, len(items))) as pool:
-        return list(pool.map(fn, items))
+    return process.parallel(fn, items, PROBE_JOBS)

@@ -10,13 +10,11 @@ digest, and the registry's TLS is the command line's to lower, never the plan's.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 from werfpull.errors import PlanError
 from werfpull.inventory.registry import PROBE_JOBS, call
 from werfpull.plan.model import Plan, Pull
 from werfpull.refs import Repo, sha256_digest
-from werfpull.tools import skopeo
+from werfpull.tools import process, skopeo
 from werfpull.tools.registry_errors import classify, is_absent
 
 
@@ -76,8 +74,7 @@ def check_tags(plan: Plan, path: str, opts: skopeo.RegistryOptions,
 
     if not todo:
         return
-    with ThreadPoolExecutor(max_workers=min(PROBE_JOBS, len(todo))) as pool:
-        served = list(pool.map(now, todo))
+    served = process.parallel(now, todo, PROBE_JOBS)
     for pull, digest in zip(todo, served, strict=True):
         if digest is not None and digest != pull.digest:
             raise PlanError(
