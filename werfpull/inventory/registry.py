@@ -12,7 +12,7 @@ import random
 import time
 
 from werfpull.errors import RegistryError, ServerError
-from werfpull.inventory.model import Manifest
+from werfpull.inventory.model import MalformedManifest, Manifest
 from werfpull.refs import Repo, sha256_digest, stage_tag
 from werfpull.tools import process, skopeo
 from werfpull.tools.registry_errors import classify, is_absent
@@ -94,7 +94,12 @@ class Remote:
             if is_absent(result.stderr):
                 return None
             raise classify(result, self.repo.host, ref)
-        manifest = Manifest.parse(result.stdout)
+        try:
+            manifest = Manifest.parse(result.stdout)
+        except MalformedManifest as exc:
+            raise RegistryError(f"{self.repo.host}: {ref}: the registry served a malformed"
+                                f" manifest ({exc})", registry=self.repo.host,
+                                hint="the stage cannot be pulled; push it again") from None
         self._manifests[signature] = manifest
         return manifest
 
