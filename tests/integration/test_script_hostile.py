@@ -59,3 +59,18 @@ def test_bundle_naming_a_stage_with_another_manifest_is_refused_before_copying(
         name = f"containers-storage:{store}{repo}:image-stage-{p.signature}"
         assert subprocess.run(["skopeo", "inspect", "--raw", name],
                               capture_output=True).returncode != 0, name
+
+
+def test_a_nul_in_an_image_name_never_becomes_a_variable(git_repo, repo, tmp_path):
+    from tests.support.stages import publish_stages, werfpull
+
+    git_repo.write("werf.yaml", 'project: nul\nconfigVersion: 1\n---\nimage: "a\\0HOME\\0b"\n'
+                                'from: base:1\nshell:\n  install: make\n')
+    git_repo.commit()
+    publish_stages(repo, str(git_repo.path))
+    out = tmp_path / "pull.sh"
+    proc = werfpull("script", repo, "--dir", git_repo.path, "--insecure-registry", "-o", out)
+    assert proc.returncode == 5, proc.stderr
+    assert "the image name 'a\\x00HOME\\x00b' holds the control character U+0000" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()

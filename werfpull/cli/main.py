@@ -255,6 +255,7 @@ def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    sys.stdout, sys.stderr = views.for_terminal(sys.stdout), views.for_terminal(sys.stderr)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="werfpull: %(message)s", stream=sys.stderr)
     signal.signal(signal.SIGTERM, _sigterm)

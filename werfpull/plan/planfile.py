@@ -13,7 +13,8 @@ from werfpull.config.load import find_config, load_config
 from werfpull.destinations import parse_dest
 from werfpull.errors import ConfigError, PlanError, UsageError
 from werfpull.plan.model import FORMAT, ImagePlan, Plan, Pull, StageState
-from werfpull.refs import DIGEST_RE, SIGNATURE_RE, parse_repo, stage_tag
+from werfpull.refs import DIGEST_RE, SIGNATURE_RE, name_problem, parse_repo, stage_tag
+from werfpull.signatures.stages import ARTIFACT, BY_NAME, IMAGE
 
 
 def load_plan(path: str) -> Plan:
@@ -42,7 +43,7 @@ def plan_from_json(data, path: str = "plan") -> Plan:
     except UsageError:
         raise check.bad("repo", "is not a valid repository reference") from None
     for key in ("dest", "dest_reason", "project", "config_digest", "tool"):
-        check.field(data, key, str)
+        check.name(key, check.field(data, key, str))
     _check_dest(check, data["dest"])
     if not DIGEST_RE.fullmatch(data["config_digest"]):
         raise check.bad("config_digest", "is not a sha256 digest")
@@ -59,8 +60,15 @@ def plan_from_json(data, path: str = "plan") -> Plan:
                 registry=registry, project=data["project"],
                 config_digest=data["config_digest"],
                 all_stages=check.field(data, "all_stages", bool), images=images, pulls=pulls,
-                download=download, inventory=str(data.get("inventory", "auto")),
+                download=download, inventory=_inventory(check, data),
                 tool=data["tool"])
+
+
+def _inventory(check, data: dict) -> str:
+    inventory = data.get("inventory", "auto")
+    if inventory not in ("auto", "probe", "list"):
+        raise check.bad("inventory", "is not auto, probe or list")
+    return inventory
 
 
 def _check_dest(check, dest: str) -> None:
@@ -76,6 +84,10 @@ def _image(check, i: int, raw) -> ImagePlan:
     name = raw.get("name")
     if name is not None and not isinstance(name, str):
         raise check.bad(f"{at}.name", "is not a string or null")
+    check.name(f"{at}.name", name)
+    if check.field(raw, "kind", str, at) not in (IMAGE, ARTIFACT):
+        raise check.bad(f"{at}.kind", "is neither 'image' nor 'artifact'")
+    check.name(f"{at}.reason", check.field(raw, "reason", str, at))
     stages = []
     for j, st in enumerate(check.field(raw, "stages", list, at)):
         sat = f"{at}.stages[{j}]"
@@ -83,7 +95,8 @@ def _image(check, i: int, raw) -> ImagePlan:
         sig = check.field(st, "signature", str, sat)
         if not SIGNATURE_RE.fullmatch(sig):
             raise check.bad(f"{sat}.signature", "is not 64 lower-case hex digits")
-        stages.append(StageState(check.field(st, "name", str, sat), sig,
+        check.stage(f"{sat}.name", check.field(st, "name", str, sat))
+        stages.append(StageState(st["name"], sig,
                                  st.get("remote"), st.get("local")))
     selected = raw.get("selected")
     if selected is not None and not (
@@ -114,6 +127,9 @@ def _pull(check, i: int, raw) -> Pull:
     images = check.field(raw, "images", list, at)
     if any(n is not None and not isinstance(n, str) for n in images):
         raise check.bad(f"{at}.images", "holds something other than image names")
+    for j, n in enumerate(images):
+        check.name(f"{at}.images[{j}]", n)
+    check.stage(f"{at}.stage", check.field(raw, "stage", str, at))
     return Pull(raw["tag"], sig, check.field(raw, "stage", str, at), raw["digest"], size,
                 layers, images)
 
@@ -125,6 +141,15 @@ class _Checker:
     def bad(self, field_name: str, problem: str) -> PlanError:
         return PlanError(f"{self.path}: field {field_name!r} {problem}",
                          hint="the plan was edited or damaged; plan again")
+
+    def name(self, at: str, value) -> None:
+        problem = name_problem(value)
+        if problem:
+            raise self.bad(at, problem)
+
+    def stage(self, at: str, value: str) -> None:
+        if value not in BY_NAME:
+            raise self.bad(at, "is not a stage name")
 
     def type(self, at: str, value, kind) -> None:
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):

@@ -1,6 +1,6 @@
 """Rendering a plan into a standalone POSIX shell script (sh, coreutils and skopeo only).
 
-Owns the one Jinja environment (StrictUndefined, no autoescape, the `shquote` filter
+Owns the one Jinja environment (StrictUndefined, no autoescape, the `shword` filter
 every value goes through) and the values a script is rendered from. Every skopeo
 command in the script comes from `tools/skopeo.py`, like the ones `apply` runs; the
 destinations, the errors not retried and the retry count come from their Python
@@ -16,8 +16,10 @@ import jinja2
 from werfpull import __version__
 from werfpull.apply.transfer import DEFAULT_RETRIES
 from werfpull.destinations import TRANSPORTS
+from werfpull.errors import PlanError
 from werfpull.plan.model import Plan
-from werfpull.refs import DIGEST_RE, SIGNATURE_RE, parse_repo
+from werfpull.refs import DIGEST_RE, SIGNATURE_RE, name_problem, parse_repo
+from werfpull.signatures.stages import BY_NAME
 from werfpull.tools import skopeo
 from werfpull.tools.registry_errors import PERMANENT
 
@@ -25,8 +27,18 @@ _SAFE = re.compile(r"[A-Za-z0-9_./:=@%+,-]+")
 _VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+def shword(value) -> str:
+    """Quote a data word (a name, a digest) for POSIX sh: it stays one literal word,
+    never a variable, whatever it holds."""
+    text = str(value)
+    if skopeo.VAR_MARK in text:
+        raise ValueError(f"a NUL byte in {text!r}: data is never a shell variable")
+    return shquote(text)
+
+
 def shquote(value) -> str:
-    """Quote a word for POSIX sh; `skopeo.shell_var` placeholders become "${NAME}"."""
+    """Quote a word of the script's own commands; `skopeo.shell_var` placeholders
+    become "${NAME}"."""
     text = str(value)
     parts = text.split(skopeo.VAR_MARK)
     if len(parts) % 2 == 0:
@@ -51,17 +63,27 @@ def environment() -> jinja2.Environment:
         loader=jinja2.PackageLoader("werfpull.script", "templates"),
         undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
         trim_blocks=True, lstrip_blocks=True)
-    env.filters["shquote"] = shquote
+    env.filters["shword"] = shword
     env.filters["shargv"] = shargv
     return env
 
 
 def _check(plan: Plan) -> None:
-    """Defence in depth: load_plan validated these, but a Plan can be built in code too."""
+    """Defence in depth: load_plan validated these, but a Plan can be built in code, or
+    from a config whose names hold anything YAML can say ("a\\0HOME\\0b")."""
     parse_repo(plan.repo)
+    names = [("project", plan.project), ("dest", plan.dest)]
     for pull in plan.pulls:
         if not (SIGNATURE_RE.fullmatch(pull.signature) and DIGEST_RE.fullmatch(pull.digest)):
-            raise ValueError(f"pull {pull.signature!r} has an invalid signature or digest")
+            raise PlanError(f"pull {pull.signature!r} has an invalid signature or digest")
+        if pull.stage not in BY_NAME:
+            raise PlanError(f"pull {pull.signature[:12]}: {pull.stage!r} is not a stage name")
+        names += [("image", n) for n in pull.images]
+    for what, name in names:
+        problem = name_problem(name)
+        if problem:
+            raise PlanError(f"the {what} name {name!r} {problem}: refused before rendering",
+                            hint="rename it in werf.yaml")
 
 
 def commands() -> dict[str, str]:
