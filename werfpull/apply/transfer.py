@@ -42,6 +42,9 @@ class Direction(Protocol):
     def argv(self, pull: Pull, digestfile: str) -> list[str]:
         """The skopeo copy of one stage, writing the digest it wrote to `digestfile`."""
 
+    def before(self, pull: Pull) -> Exception | None:
+        """Why this stage must not be copied now (checked at each attempt), or None."""
+
     def lock(self):
         """A context held around each copy (the target's write lock)."""
 
@@ -184,7 +187,10 @@ class Transfer:
             self.sleep(delay)
 
     def _copy(self, pull: Pull) -> Exception | None:
-        """One attempt: copy, then verify; the error, or None when the stage landed."""
+        """One attempt: check, copy, verify; the error, or None when the stage landed."""
+        refused = self.direction.before(pull)
+        if refused is not None:
+            return refused
         fd, digestfile = tempfile.mkstemp(prefix="werfpull-digest-")
         os.close(fd)
         try:

@@ -1,5 +1,5 @@
 """`werfpull apply`: copy exactly what a saved, reviewed plan lists, once the plan is
-fresh, its signatures are the checkout's and its tags still point to its digests."""
+fresh and its signatures are the checkout's; each tag must still point to its digest."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from werfpull.apply.transfer import DEFAULT_JOBS, DEFAULT_RETRIES, Event, Outcom
 from werfpull.destinations import Destination, parse_dest
 from werfpull.plan.model import Plan
 from werfpull.plan.planfile import check_fresh, load_plan
-from werfpull.plan.verify import check_signatures, check_tags, registry_options
+from werfpull.plan.verify import check_signatures, registry_options
 from werfpull.project import load_project
 from werfpull.tools import skopeo
 
@@ -29,8 +29,6 @@ def apply(path: str, *, dest: str | None = None, repo: str | None = None, force:
     if not force:
         check_signatures(plan, path, load_project(directory, config, opts).signed)
     target = parse_dest(dest or plan.dest)
-    if not force:
-        check_tags(plan, path, opts)
     loaded(plan, target)
     return plan, target, apply_plan(plan, dest=target, registry=registry, jobs=jobs,
-                                    retries=retries, report=report)
+                                    retries=retries, check_tags=not force, report=report)

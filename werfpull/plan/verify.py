@@ -4,18 +4,17 @@ registry say: the checks `apply` runs (unless `--force`) before anything is copi
 A plan file is reviewed on one host and applied on another; whoever can edit it in
 between could name another real digest, an invented signature or weaker TLS. The
 plan's shape is checked by `planfile.py`; here its content is: every signature must be
-one the checkout produces for that stage, every tag must still point to the planned
-digest, and the registry's TLS is the command line's to lower, never the plan's.
+one the checkout produces for that stage, and the registry's TLS is the command line's
+to lower, never the plan's. (That each tag still points to the planned digest is
+checked before each copy, `apply/pull.py`.)
 """
 
 from __future__ import annotations
 
 from werfpull.errors import PlanError
-from werfpull.inventory.registry import PROBE_JOBS, call
-from werfpull.plan.model import Plan, Pull
-from werfpull.refs import Repo, sha256_digest
-from werfpull.tools import process, skopeo
-from werfpull.tools.registry_errors import classify, is_absent
+from werfpull.plan.model import Plan
+from werfpull.refs import Repo
+from werfpull.tools import skopeo
 
 
 def check_signatures(plan: Plan, path: str, signed) -> None:
@@ -52,32 +51,3 @@ def registry_options(plan: Plan, given: skopeo.RegistryOptions | None,
                 f"{path}: the plan was made with {flag} for {Repo(plan.repo).host}, and a"
                 " plan alone never lowers TLS", hint=f"pass {flag} to apply it")
     return given
-
-
-def check_tags(plan: Plan, path: str, opts: skopeo.RegistryOptions,
-               pulls: list[Pull] | None = None) -> None:
-    """Refuse the plan when a stage's tag now points to another manifest than planned.
-
-    One manifest read per stage, in parallel, before anything is copied; a tag that is
-    gone is left to the copy (which goes by digest and names the stage that fails)."""
-    repo = Repo(plan.repo)
-    todo = plan.pulls if pulls is None else pulls
-
-    def now(pull: Pull) -> str | None:
-        result = call(skopeo.inspect_raw(f"docker://{repo.tagged(pull.signature)}", opts.side),
-                      opts, repo.host)
-        if result.ok:
-            return sha256_digest(result.stdout)
-        if is_absent(result.stderr):
-            return None
-        raise classify(result, repo.host, repo.tagged(pull.signature))
-
-    if not todo:
-        return
-    served = process.parallel(now, todo, PROBE_JOBS)
-    for pull, digest in zip(todo, served, strict=True):
-        if digest is not None and digest != pull.digest:
-            raise PlanError(
-                f"{path}: {repo.tagged(pull.signature)} points to {digest}, the plan says"
-                f" {pull.digest}: retagged since the plan (or the plan was edited)",
-                hint="plan again, or pass --force to apply it as it is")
