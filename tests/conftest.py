@@ -1,5 +1,6 @@
 """Shared pytest fixtures: one real registry per session, a fresh repository per test,
-and throw-away git repositories isolated from the host's git configuration."""
+one real docker daemon per session (emptied for each test that uses it), and
+throw-away git repositories isolated from the host's git configuration."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 
 import pytest
 
+from tests.support.dockerd import Dockerd
 from tests.support.git import GitRepo, git_env
 from tests.support.registry import Registry
 
@@ -19,6 +21,8 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "registry" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.registry)
+        if "daemon" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.dockerd)
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +34,26 @@ def registry(tmp_path_factory):
         yield reg
     finally:
         reg.stop()
+
+
+@pytest.fixture(scope="session")
+def dockerd(tmp_path_factory):
+    """One dockerd for the whole session, on its own socket and data root. It is never
+    skipped: a machine that cannot run it fails these tests loudly (CI runs as root)."""
+    daemon = Dockerd(tcp=True)
+    daemon.start()
+    try:
+        yield daemon
+    finally:
+        daemon.close()
+
+
+@pytest.fixture
+def daemon(dockerd) -> Dockerd:
+    """The session's dockerd, started again if a test stopped it, without any image."""
+    dockerd.start()
+    dockerd.clear()
+    return dockerd
 
 
 def _repo_component(test_name: str) -> str:

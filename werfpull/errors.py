@@ -14,6 +14,7 @@ EXIT_CONFIG = 3  # werf.yaml or the git checkout is wrong
 EXIT_REGISTRY = 4  # a registry refused, was unreachable, or answered with an error
 EXIT_PLAN = 5  # a plan file is stale, foreign, tampered or of another format
 EXIT_TOOL = 6  # a required external tool is missing or failed unexpectedly
+EXIT_DAEMON = 7  # the docker daemon (the destination) is down or refused
 EXIT_INTERRUPTED = 130  # SIGINT
 EXIT_TERMINATED = 143  # SIGTERM
 
@@ -86,6 +87,18 @@ class Unreachable(RegistryError):
 
 class ServerError(RegistryError):
     kind = "server"
+
+
+class DaemonError(WerfpullError):
+    """The docker daemon, as a destination, did not answer or refused: never a registry's
+    fault, so never retried as one; `address` is the daemon werfpull talked to."""
+
+    exit_code = EXIT_DAEMON
+
+    def __init__(self, address: str, reason: str, hint: str | None = None):
+        super().__init__(f"docker daemon at {address}: {reason}",
+                         hint or "check that the daemon runs and DOCKER_HOST names it")
+        self.address = address
 
 
 class PlanError(WerfpullError):

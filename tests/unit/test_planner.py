@@ -6,8 +6,9 @@ No registry, no destination, no git: every answer the planner reads is given her
 from __future__ import annotations
 
 from werfpull.config.load import parse_config
+from werfpull.inventory.local import differing
 from werfpull.inventory.model import Inventory, Manifest
-from werfpull.plan.planner import download_bytes, make_pulls, select, wanted_pulls
+from werfpull.plan.planner import download_bytes, make_pulls, select, to_check, wanted_pulls
 from werfpull.project import Project
 from werfpull.signatures.signer import Signer
 
@@ -55,8 +56,8 @@ def stages(proj: Project, name) -> dict[str, str]:
                                                if i.image.name == name).stages}
 
 
-def plan(proj: Project, remote=(), local=None, all_stages=False, names=()):
-    inventory = Inventory(set(remote), dict(local or {}))
+def plan(proj: Project, remote=(), local=None, all_stages=False, names=(), differs=()):
+    inventory = Inventory(set(remote), dict(local or {}), set(differs))
     return {p.name: p for p in select(proj.select(list(names)), proj.order, inventory,
                                       all_stages)}
 
@@ -150,3 +151,56 @@ def test_download_bytes_count_each_blob_once_and_skip_local_blobs():
     unknown = make_pulls({f["install"]: ["install", "frontend"]},
                          {f["install"]: Manifest("sha256:" + "3" * 64, None, None, ())})
     assert download_bytes(unknown, None) is None
+
+
+def digest(c: str) -> str:
+    return "sha256:" + c * 64
+
+
+def test_only_local_stages_the_plan_could_take_are_checked_against_the_registry():
+    proj = project()
+    f, b = stages(proj, "frontend"), stages(proj, "backend")
+    local = {f["from"]: digest("1"), f["install"]: digest("2"), b["setup"]: digest("3")}
+    # b's setup is local but not in the registry: nothing to compare it with.
+    inventory = Inventory({f["from"], f["install"]}, local)
+    assert to_check(proj.select(["frontend"]), inventory, False) == [f["install"]]
+    assert to_check(proj.select(["frontend"]), inventory, True) == [f["from"], f["install"]]
+    assert to_check(proj.select([]), Inventory(set(), local), False) == []
+    # Present, content unknown (None): not checked.
+    assert to_check(proj.select(["frontend"]), Inventory({f["install"]}, {f["install"]: None}),
+                    False) == []
+
+
+def test_a_local_copy_that_differs_is_pulled_again_with_the_reason_said():
+    proj = project()
+    f = stages(proj, "frontend")
+    images = plan(proj, remote=[f["install"]], local={f["install"]: digest("1")},
+                  differs=[f["install"]])
+    assert images["frontend"].selected == f["install"]
+    assert images["frontend"].reason == \
+        "install: local copy differs from the registry: pulling again"
+    assert [s.local for s in images["frontend"].stages if s.name == "install"] == [False]
+    assert f["install"] in wanted_pulls(list(images.values()), False)
+    everything = plan(proj, remote=list(f.values()), local={f["install"]: digest("1")},
+                      differs=[f["install"]], all_stages=True)
+    assert "1 whose local copy differs from the registry" in everything["frontend"].reason
+    assert f["install"] in wanted_pulls(list(everything.values()), True)
+
+
+class _Dest:
+    """A destination that knows stages by manifest digest, or (docker) by config digest."""
+
+    def __init__(self, by_config: bool):
+        self.by_config = by_config
+
+    def local_id(self, digest, config):
+        return config if self.by_config else digest
+
+
+def test_differing_compares_what_the_destination_reports_with_the_manifest():
+    manifest = Manifest(digest("a"), None, 1, ((digest("c"), 1), (digest("l"), 1)))
+    index = Manifest(digest("i"), None, None, ())  # no config: cannot compare
+    local = {"s1": digest("a"), "s2": digest("c"), "s3": None, "s4": digest("x")}
+    manifests = {"s1": manifest, "s2": manifest, "s3": manifest, "s4": index}
+    assert differing(_Dest(False), local, manifests) == {"s2", "s4"}
+    assert differing(_Dest(True), local, manifests) == {"s1"}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from werfpull.apply.transfer import DEFAULT_JOBS, DEFAULT_RETRIES, Event, Outcome, Transfer
 from werfpull.destinations import Destination, parse_dest
-from werfpull.errors import RegistryError, TransferFailed, UsageError
+from werfpull.errors import DaemonError, RegistryError, TransferFailed, UsageError
 from werfpull.inventory.registry import call
 from werfpull.plan.model import Plan, Pull
 from werfpull.plan.verify import registry_options
@@ -52,9 +52,15 @@ class PullInto:
         return self.opts.timeout
 
     def present(self, pulls: list[Pull]) -> set[str]:
+        """The pulls the destination holds with the planned content; a stage held with
+        other content is copied again, which replaces it."""
         held = self.dest.present(self.repo, [p.signature for p in pulls], self.opts)
-        return {p.signature for p in pulls
-                if p.signature in held and held[p.signature] in (p.digest, None)}
+        out = set()
+        for pull in pulls:
+            want = self.dest.local_id(pull.digest, _config(pull))
+            if pull.signature in held and (want is None or held[pull.signature] in (want, None)):
+                out.add(pull.signature)
+        return out
 
     def argv(self, pull: Pull, digestfile: str) -> list[str]:
         return copy_argv(self.repo, pull, self.dest, self.opts, digestfile=digestfile)
@@ -82,6 +88,9 @@ class PullInto:
         return self.dest.lock()
 
     def copy_error(self, pull: Pull, result: process.Result) -> Exception:
+        failure = self.dest.failure(result)
+        if failure is not None:
+            return failure
         what = f"{pull.stage} {self.repo.tagged(pull.signature)}"
         if is_absent(result.stderr):
             return RegistryError(
@@ -90,14 +99,22 @@ class PullInto:
         return classify(result, self.repo.host, what)
 
     def verify(self, pull: Pull, written: str) -> Exception | None:
-        config = pull.layers[0][0] if pull.layers else None
-        problem = self.dest.verify(self.repo, pull.signature, pull.digest, config, written)
+        try:
+            problem = self.dest.verify(self.repo, pull.signature, pull.digest, _config(pull),
+                                       written)
+        except DaemonError as exc:
+            return exc
         if problem is None:
             return None
         self.dest.untag(self.repo, pull.signature, self.opts)
         return RegistryError(
             f"{self.dest.ref(self.repo, pull.signature)}: {problem}; the name was removed",
             registry=self.repo.host, hint="the registry served other content; plan again")
+
+
+def _config(pull: Pull) -> str | None:
+    """The config blob's digest (the docker image ID), first of the plan's layers."""
+    return pull.layers[0][0] if pull.layers else None
 
 
 def apply_plan(plan: Plan, *, dest: Destination | str | None = None,

@@ -1,12 +1,16 @@
 """The push direction: local stages into the stages repository, so that others can pull.
 
 Pushing compresses layers, so the registry's digest is new: each push is checked by
-reading back the manifest the tag now serves.
+reading back the manifest the tag now serves. A stage whose `werfpull.signature` label
+(set by the builder) names another signature than its tag is never pushed: its
+content is not what its name promises, and the registry would spread it to every host.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from werfpull.apply.transfer import DEFAULT_JOBS, DEFAULT_RETRIES, Event, Outcome, Transfer
@@ -83,6 +87,26 @@ def local_names(store: ContainersStorage, repos: list[Repo]) -> dict[str, str]:
     return names
 
 
+def mislabelled(store: ContainersStorage, names: dict[str, str]) -> dict[str, str]:
+    """{signature: why} of the stages ({signature: local name}) whose builder's label
+    names another signature. A stage without the label (not built by werfpull) passes."""
+    def one(item: tuple[str, str]) -> str | None:
+        sig, name = item
+        result = process.run(skopeo.inspect_config(f"containers-storage:{store.location}{name}"))
+        if not result.ok:
+            return None  # the copy reads it again and reports its own error
+        labels = (json.loads(result.stdout).get("config") or {}).get("Labels") or {}
+        built = labels.get("werfpull.signature")
+        if built and built != sig:
+            return (f"{name} holds the stage built as {built} (its werfpull.signature label):"
+                    " its content does not match its name; not pushed")
+        return None
+
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(names)))) as pool:
+        found = list(pool.map(one, names.items()))
+    return {sig: why for sig, why in zip(names, found, strict=True) if why}
+
+
 def push(repo_text: str, names: list[str], *, directory: str = ".", config: str | None = None,
          storage: str = "containers-storage", registry: skopeo.RegistryOptions | None = None,
          jobs: int = DEFAULT_JOBS, retries: int = DEFAULT_RETRIES,
@@ -101,9 +125,13 @@ def push(repo_text: str, names: list[str], *, directory: str = ".", config: str 
                 pull = pulls.setdefault(stage.signature, Pull(
                     stage_tag(stage.signature), stage.signature, stage.name, "", None, [], []))
                 pull.images.append(image.image.name)
+    refused = mislabelled(store, {sig: local[sig] for sig in pulls})
     direction = PushFrom(repo, store, opts, local)
-    outcome = Transfer(list(pulls.values()), direction, jobs=jobs, retries=retries,
-                       report=report).run()
+    outcome = Transfer([p for p in pulls.values() if p.signature not in refused], direction,
+                       jobs=jobs, retries=retries, report=report).run()
+    for sig, why in refused.items():
+        outcome.failed.append((pulls[sig], why))
+        report(Event("fail", pulls[sig], error=why))
     if outcome.failed:
         raise TransferFailed(f"{len(outcome.failed)} of {len(pulls)} stages failed to push,"
                              f" first: {outcome.failed[0][1]}",

@@ -17,7 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from werfpull.errors import RegistryError, TLSError, Unauthorized
+from werfpull.errors import DaemonError, RegistryError, TLSError, Unauthorized
 from werfpull.inventory.registry import backoff
 from werfpull.plan.model import Pull
 from werfpull.tools import process
@@ -97,7 +97,7 @@ class Transfer:
     def __post_init__(self):
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self.fatal: RegistryError | None = None
+        self.fatal: RegistryError | DaemonError | None = None
         if self.sleep is None:
             self.sleep = self._stop.wait
 
@@ -174,7 +174,8 @@ class Transfer:
                     or attempt > self.retries:
                 with self._lock:
                     outcome.failed.append((pull, str(error)))
-                    if isinstance(error, (Unauthorized, TLSError)) and self.fatal is None:
+                    if isinstance(error, (Unauthorized, TLSError, DaemonError)) \
+                            and self.fatal is None:
                         # Every other copy would be refused the same way: stop them all.
                         self.fatal = error
                         self._stop.set()

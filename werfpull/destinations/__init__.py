@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from werfpull.destinations.base import Destination
 from werfpull.destinations.containers_storage import ContainersStorage
-from werfpull.destinations.docker_daemon import DockerDaemon, reachable
+from werfpull.destinations.docker_daemon import DockerDaemon, probe
 from werfpull.destinations.mirror import Mirror
 from werfpull.destinations.oci import OCILayout
 from werfpull.errors import UsageError
@@ -31,9 +31,8 @@ def parse_dest(text: str) -> Destination:
 
 def default_dest() -> tuple[Destination, str]:
     """The destination this host has, and why it was picked (said in plan and output)."""
-    if reachable():
-        return DockerDaemon(), "a docker daemon answers"
-    return ContainersStorage(), "no docker daemon answers"
+    answers, reason = probe()
+    return (DockerDaemon() if answers else ContainersStorage()), reason
 
 
 __all__ = ["TRANSPORTS", "ContainersStorage", "Destination", "DockerDaemon", "Mirror",

@@ -3,13 +3,16 @@
 A destination is an object, never a string compared: it names a stage inside itself
 (`name`, `ref`), says how skopeo reaches it (`side`), whether a copy keeps manifest
 digests, how many copies may write it at once and under which lock, which wanted
-stages it already holds (`present`), how a landed stage is checked (`verify`) and a
-wrong one removed (`untag`). `shell_*` give the generated script the same mapping.
+stages it already holds (`present`) and what a correct copy of one reports there
+(`local_id`), how a landed stage is checked (`verify`), a wrong one removed (`untag`)
+and a failure of the destination itself told from the registry's (`failure`).
+`shell_*` give the generated script the same mapping.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -59,9 +62,18 @@ class Destination:
 
     def present(self, repo: Repo, signatures: list[str],
                 opts: skopeo.RegistryOptions) -> dict[str, str | None]:
-        """{signature: manifest digest} of the wanted stages held here (None: present,
-        digest unknown)."""
+        """{signature: `local_id`} of the wanted stages held here (None: present, digest
+        unknown)."""
         raise NotImplementedError
+
+    def local_id(self, digest: str, config: str | None) -> str | None:
+        """What `present` reports for a correct copy of the registry's manifest `digest`
+        with config blob `config`: the manifest digest where copies keep it."""
+        return digest
+
+    def failure(self, result: process.Result) -> Exception | None:
+        """The destination's own error for a failed copy into it, or None (the registry's)."""
+        return None
 
     def verify(self, repo: Repo, signature: str, digest: str, config: str | None,
                written: str) -> str | None:
@@ -79,12 +91,14 @@ class Destination:
         return None
 
 
-def probe_each(refs: dict[str, str]) -> dict[str, str]:
-    """{key: manifest digest} of the local references `refs` ({key: ref}) that exist,
-    one `skopeo inspect` each, in parallel."""
+def probe_each(refs: dict[str, str], *, config: bool = False) -> dict[str, str]:
+    """{key: manifest digest, or with `config` its config digest} of the local references
+    `refs` ({key: ref}) that exist, one `skopeo inspect` each, in parallel."""
     def one(ref: str) -> str | None:
         result = process.run(skopeo.inspect_raw(ref))
         if result.ok:
+            if config:
+                return (json.loads(result.stdout).get("config") or {}).get("digest")
             return sha256_digest(result.stdout)
         if is_absent(result.stderr) or "no such file" in result.stderr.lower():
             return None

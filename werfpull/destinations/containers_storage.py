@@ -1,4 +1,9 @@
-"""containers-storage: the host's default store (buildah, podman) or an isolated one."""
+"""containers-storage: the host's default store (buildah, podman) or an isolated one.
+
+A stage here is known by its image ID, the config digest: it is the same for a stage
+pulled from the registry and for one built here and pushed (a push compresses the
+layers, so the registry's manifest digest differs from the local one; the config stays).
+"""
 
 from __future__ import annotations
 
@@ -54,21 +59,24 @@ class ContainersStorage(Destination):
         return f"{PREFIX}:{self.location}{self.name(repo, signature)}"
 
     def images(self) -> dict[str, str]:
-        """{name: manifest digest} of every named image in the store."""
+        """{name: image ID} of every named image in the store."""
         result = process.run(buildah.images_json(self.store_flags))
         if not result.ok:
             raise result.error(f"cannot list images in {self.spec}: {result.last_line}")
         out = {}
         for image in json.loads(result.stdout or b"[]") or []:
             for name in image.get("names") or []:
-                out[name] = image.get("digest")
+                out[name] = image.get("id")
         return out
 
     def present(self, repo, signatures, opts):
         wanted = {self.name(repo, s): s for s in signatures}
         if not shutil.which(buildah.BUILDAH):
-            return probe_each({s: self.ref(repo, s) for s in signatures})
+            return probe_each({s: self.ref(repo, s) for s in signatures}, config=True)
         return {wanted[n]: d for n, d in self.images().items() if n in wanted}
+
+    def local_id(self, digest, config):
+        return config
 
     def untag(self, repo, signature, opts):
         process.run(skopeo.delete(self.ref(repo, signature)))

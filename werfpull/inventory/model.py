@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from werfpull.refs import DIGEST_RE, sha256_digest
 
@@ -11,7 +11,14 @@ from werfpull.refs import DIGEST_RE, sha256_digest
 @dataclass
 class Inventory:
     remote: set[str]  # signatures whose tag the stages repository has
-    local: dict[str, str | None]  # signature -> digest, for stages the destination has
+    # signature -> what the destination reports (Destination.local_id), for stages it has
+    local: dict[str, str | None]
+    # local stages whose content is not the registry's manifest: they count as absent
+    differs: set[str] = field(default_factory=set)
+
+    def holds(self, signature: str) -> bool:
+        """Whether the destination holds the right content under the stage's name."""
+        return signature in self.local and signature not in self.differs
 
 
 @dataclass(frozen=True)

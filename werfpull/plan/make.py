@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from werfpull.destinations import default_dest, parse_dest
-from werfpull.inventory.local import local_stages
+from werfpull.inventory.local import differing, local_stages
 from werfpull.inventory.model import Inventory
 from werfpull.inventory.registry import Remote
 from werfpull.plan.model import Plan
-from werfpull.plan.planner import download_bytes, make_pulls, select, wanted_pulls
+from werfpull.plan.planner import download_bytes, make_pulls, select, to_check, wanted_pulls
 from werfpull.project import load_project
 from werfpull.refs import parse_repo
 from werfpull.tools import skopeo
@@ -44,6 +44,8 @@ def make_plan(req: PlanRequest) -> Plan:
     remote = Remote(repo, req.registry, req.retries)
     inventory = Inventory(remote.existing(signatures, req.inventory),
                           local_stages(dest, repo, signatures, req.registry))
+    inventory.differs = differing(dest, inventory.local,
+                                  remote.manifests(to_check(planned, inventory, req.all_stages)))
     images = select(planned, project.order, inventory, req.all_stages)
     wanted = wanted_pulls(images, req.all_stages)
     pulls = make_pulls(wanted, remote.manifests(list(wanted)))

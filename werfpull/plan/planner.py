@@ -29,6 +29,20 @@ def select(planned: list[ImageStages], order: list[Image], inventory: Inventory,
             for s in planned]
 
 
+def to_check(planned: list[ImageStages], inventory: Inventory, all_stages: bool) -> list[str]:
+    """The local stages whose content must be compared with the registry's manifest:
+    those the plan could take (every stage with --all-stages, else each image's last
+    present one) that are in the registry too. Only they cost a registry read."""
+    out: dict[str, None] = {}
+    for image in planned:
+        k = _last_present(image, inventory)
+        picks = image.stages if all_stages else image.stages[k:k + 1] if k >= 0 else []
+        for stage in picks:
+            if inventory.local.get(stage.signature) and stage.signature in inventory.remote:
+                out[stage.signature] = None
+    return list(out)
+
+
 def _last_present(stages: ImageStages, inv: Inventory) -> int:
     """Index of the last stage present remotely or locally; -1 when none is."""
     for k in range(len(stages.stages) - 1, -1, -1):
@@ -57,25 +71,30 @@ def _consuming_stages(image: Image, artifact: str) -> list[str]:
 def _image_plan(stages: ImageStages, k: int, needed: bool, inv: Inventory,
                 all_stages: bool) -> ImagePlan:
     states = [StageState(s.name, s.signature, s.signature in inv.remote,
-                         s.signature in inv.local) for s in stages.stages]
+                         inv.holds(s.signature)) for s in stages.stages]
     if all_stages:
         todo = sum(1 for s in states if s.remote and not s.local)
         missing = sum(1 for s in states if not s.remote)
+        differ = sum(1 for s in states if s.signature in inv.differs)
         reason = (f"all stages: pulling {todo} of {len(states)} ({len(states) - todo - missing}"
-                  f" already local, {missing} not in the registry)")
+                  f" already local, {missing} not in the registry"
+                  + (f", {differ} whose local copy differs from the registry: pulling again"
+                     if differ else "") + ")")
         return ImagePlan(stages.image.name, stages.image.kind, needed, states,
                          states[k].signature if k >= 0 else None, reason)
     selected = states[k].signature if k >= 0 and needed else None
     return ImagePlan(stages.image.name, stages.image.kind, needed, states, selected,
-                     _reason(states, k, needed))
+                     _reason(states, k, needed, inv.differs))
 
 
-def _reason(states: list[StageState], k: int, needed: bool) -> str:
+def _reason(states: list[StageState], k: int, needed: bool, differs: set[str]) -> str:
     if not needed:
         return "not needed: every consumer is cached past the stage that uses it"
     if k < 0:
         return "no stage in the registry or the destination: building from the base image"
     chosen = states[k]
+    if chosen.signature in differs:
+        return f"{chosen.name}: local copy differs from the registry: pulling again"
     if k == len(states) - 1:
         if chosen.local:
             return "up to date: the final stage is already local, nothing to pull"

@@ -52,7 +52,7 @@ def rm(store: list[str], container: str) -> list[str]:
 
 
 def images_json(store: list[str]) -> list[str]:
-    return _cmd(store, "images", "--json")
+    return _cmd(store, "images", "--json", "--no-trunc")  # full image IDs
 
 
 def inspect_image(store: list[str], name: str) -> list[str]:

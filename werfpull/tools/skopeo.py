@@ -31,6 +31,7 @@ class Side:
     tls_verify: bool | str | None = None
     authfile: str | None = None
     daemon_host: str | None = None  # docker-daemon: skopeo 1.9 ignores DOCKER_HOST
+    cert_dir: str | None = None  # a TLS docker daemon's client certificates
 
     def flags(self, prefix: str = "") -> list[str]:
         """Flags of this side; `prefix` is "", "src-" or "dest-"."""
@@ -40,6 +41,8 @@ class Side:
             flags.append(f"--{prefix}authfile={self.authfile}")
         if self.daemon_host:
             flags.append(f"--{prefix}daemon-host={self.daemon_host}")
+        if self.cert_dir:
+            flags.append(f"--{prefix}cert-dir={self.cert_dir}")
         return flags
 
 

@@ -1,0 +1,151 @@
+"""The docker-daemon destination against a real dockerd on a socket of its own.
+
+Each test publishes a small project's stages to a fresh repository of the session's
+registry, points DOCKER_HOST at the session's dockerd (emptied for each test) and
+checks with the docker CLI what landed there: names `REPO:image-stage-SIG`, each with
+the image ID (config digest) the registry's manifest names.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.integration.test_pull import PROJECT, Published, report
+from tests.support.stages import publish_stages
+
+
+@pytest.fixture
+def published(git_repo, repo, tmp_path, daemon, monkeypatch) -> Published:
+    monkeypatch.setenv("DOCKER_HOST", daemon.host)
+    git_repo.write("werf.yaml", PROJECT)
+    git_repo.commit()
+    digests = publish_stages(repo, str(git_repo.path), workdir=str(tmp_path / "publish"))
+    return Published(git_repo.path, repo, digests, tmp_path)
+
+
+def image_ids(plan: dict) -> dict[str, str]:
+    """{REPO:image-stage-SIG: planned image ID} of every pull of a plan."""
+    return {f"{plan['repo']}:{p['tag']}": p["layers"][0][0] for p in plan["pulls"]}
+
+
+def test_pull_lands_every_planned_stage_with_its_image_id(published, daemon):
+    plan = published.plan("--dest", "docker-daemon")
+    assert len(plan["pulls"]) == 2
+
+    proc = published.run("pull", "--dest", "docker-daemon", "--format", "json")
+
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(report(proc)["pulled"]) == sorted(p["signature"] for p in plan["pulls"])
+    assert daemon.images() == image_ids(plan)
+
+
+def test_rerun_moves_nothing_and_the_plan_sees_the_stages_as_local(published, daemon):
+    first = published.run("pull", "--dest", "docker-daemon", "--format", "json")
+    assert first.returncode == 0, first.stderr
+    before = daemon.images()
+
+    plan = published.plan("--dest", "docker-daemon")
+    again = published.run("pull", "--dest", "docker-daemon", "--format", "json")
+
+    assert plan["pulls"] == [] and plan["download"] == 0
+    selected = {i["selected"] for i in plan["images"] if i["needed"]}
+    local = {s["signature"] for i in plan["images"] for s in i["stages"] if s["local"]}
+    assert selected and selected <= local
+    assert again.returncode == 0, again.stderr
+    assert report(again)["pulled"] == [] and report(again)["bytes"] == 0
+    assert daemon.images() == before
+
+
+def test_default_destination_is_the_daemon_at_docker_host(published, daemon):
+    plan = published.plan()
+
+    assert plan["dest"] == "docker-daemon"
+    assert daemon.host in plan["dest_reason"]
+    proc = published.run("pull", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert daemon.images() == image_ids(plan)
+
+
+def test_plan_json_round_trip_through_apply(published, daemon):
+    path = published.save_plan("docker-daemon")
+    plan = json.loads(path.read_text())
+
+    from tests.support.stages import werfpull
+    proc = werfpull("apply", path, "--dir", published.dir, "--insecure-registry",
+                    "--format", "json")
+
+    assert proc.returncode == 0, proc.stderr
+    assert daemon.images() == image_ids(plan)
+
+
+def test_a_wrong_image_under_a_stage_name_is_not_local_and_is_replaced(published, daemon):
+    plan = published.plan("--dest", "docker-daemon")
+    first = published.run("pull", "--dest", "docker-daemon")
+    assert first.returncode == 0, first.stderr
+    right, other = sorted(image_ids(plan))
+    daemon.docker("tag", other, right)  # another stage's image under `right`'s name
+
+    again = published.plan("--dest", "docker-daemon")
+
+    wrong_sig = right.rsplit("image-stage-", 1)[1]
+    assert [p["signature"] for p in again["pulls"]] == [wrong_sig]
+    states = [s for i in again["images"] for s in i["stages"] if s["signature"] == wrong_sig]
+    assert states and not any(s["local"] for s in states)
+    reasons = [i["reason"] for i in again["images"] if i["selected"] == wrong_sig]
+    assert reasons and all("local copy differs from the registry: pulling again" in r
+                           for r in reasons)
+    proc = published.run("pull", "--dest", "docker-daemon", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert report(proc)["pulled"] == [wrong_sig]
+    assert daemon.images() == image_ids(plan)
+
+
+def test_all_stages_replaces_a_wrong_local_stage(published, daemon):
+    plan = published.plan("--dest", "docker-daemon", "--all-stages")
+    assert published.run("pull", "--dest", "docker-daemon", "--all-stages").returncode == 0
+    names = sorted(image_ids(plan))
+    daemon.docker("tag", names[0], names[1])
+
+    proc = published.run("pull", "--dest", "docker-daemon", "--all-stages", "--format", "json")
+
+    assert proc.returncode == 0, proc.stderr
+    assert report(proc)["pulled"] == [names[1].rsplit("image-stage-", 1)[1]]
+    assert daemon.images() == image_ids(plan)
+
+
+def test_docker_host_over_tcp_is_probed_and_used(published, daemon, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", daemon.tcp_host)
+
+    plan = published.plan()
+    proc = published.run("pull", "--format", "json")
+
+    assert plan["dest"] == "docker-daemon"
+    assert plan["dest_reason"] == f"a docker daemon answers at {daemon.tcp_host} (DOCKER_HOST)"
+    assert proc.returncode == 0, proc.stderr
+    assert daemon.images() == image_ids(plan)
+
+
+def test_default_destination_says_what_it_tried(published, monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
+    plan = published.plan()
+    assert plan["dest"] == "containers-storage"
+    assert plan["dest_reason"].startswith(
+        f"no docker daemon answers at unix://{tmp_path}/none.sock (DOCKER_HOST): cannot connect")
+
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:1")
+    plan = published.plan()
+    assert plan["dest"] == "containers-storage"
+    assert "no docker daemon answers at tcp://127.0.0.1:1 (DOCKER_HOST)" in plan["dest_reason"]
+
+
+def test_a_stopped_daemon_is_a_daemon_error_not_a_registry_error(published, daemon):
+    daemon.stop()
+
+    for command in ("plan", "pull"):
+        proc = published.run(command, "--dest", "docker-daemon")
+
+        assert proc.returncode == 7, proc.stderr
+        assert f"docker daemon at {daemon.host}: not answering" in proc.stderr
+        assert "registry" not in proc.stderr.lower() and "Traceback" not in proc.stderr
