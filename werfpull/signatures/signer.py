@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from werfpull.config.model import Config, GitMapping, Image
@@ -72,7 +72,7 @@ class Signer:
         return [done[i.name] for i in self.config.images]
 
     def sign(self, image: Image, done: dict) -> ImageStages:
-        finals = {name: stages.final for name, stages in done.items()}
+        finals = _Finals(done)  # a view: copying `done` per image made signing quadratic
         stages, prev = [], ""
         for kind in stages_of(image.kind):
             deps = getattr(self, f"deps_{kind.deps}")(image, kind.name, finals)
@@ -139,6 +139,22 @@ class Signer:
         if key not in self._files:
             self._files[key] = MappingFiles(mapping, self.tree_for(mapping))
         return self._files[key]
+
+
+class _Finals(Mapping):
+    """{name: final signature} of the images signed so far, read through `done`."""
+
+    def __init__(self, done: dict):
+        self._done = done
+
+    def __getitem__(self, name) -> str:
+        return self._done[name].final
+
+    def __iter__(self):
+        return iter(self._done)
+
+    def __len__(self) -> int:
+        return len(self._done)
 
 
 def _import(imp, finals: dict) -> dict:
