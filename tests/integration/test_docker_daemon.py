@@ -12,8 +12,16 @@ import json
 
 import pytest
 
+from tests.integration.test_faults import PROJECT as FAULT_PROJECT
+from tests.integration.test_faults import Project as FaultProject
+from tests.integration.test_faults import start_copying
 from tests.integration.test_pull import PROJECT, Published, report
-from tests.support.stages import publish_stages
+from tests.integration.test_script import make_minimal_path, run_script
+from tests.support.faultproxy import FaultProxy
+from tests.support.stages import publish_stages, werfpull
+from werfpull.destinations import DockerDaemon
+from werfpull.refs import Repo
+from werfpull.tools.skopeo import RegistryOptions
 
 
 @pytest.fixture
@@ -23,6 +31,12 @@ def published(git_repo, repo, tmp_path, daemon, monkeypatch) -> Published:
     git_repo.commit()
     digests = publish_stages(repo, str(git_repo.path), workdir=str(tmp_path / "publish"))
     return Published(git_repo.path, repo, digests, tmp_path)
+
+
+@pytest.fixture
+def proxy(registry):
+    with FaultProxy.for_registry(registry, max_seconds=240) as px:
+        yield px
 
 
 def image_ids(plan: dict) -> dict[str, str]:
@@ -72,7 +86,6 @@ def test_plan_json_round_trip_through_apply(published, daemon):
     path = published.save_plan("docker-daemon")
     plan = json.loads(path.read_text())
 
-    from tests.support.stages import werfpull
     proc = werfpull("apply", path, "--dir", published.dir, "--insecure-registry",
                     "--format", "json")
 
@@ -149,3 +162,118 @@ def test_a_stopped_daemon_is_a_daemon_error_not_a_registry_error(published, daem
         assert proc.returncode == 7, proc.stderr
         assert f"docker daemon at {daemon.host}: not answering" in proc.stderr
         assert "registry" not in proc.stderr.lower() and "Traceback" not in proc.stderr
+
+
+# -- the generated script ----------------------------------------------------------------
+
+
+@pytest.fixture
+def script(published, tmp_path):
+    """The pull script of the project's plan (all stages), and a PATH of only sh,
+    coreutils and skopeo to run it with."""
+    path = tmp_path / "pull-cache.sh"
+    proc = published.run("script", "--all-stages", "--dest", "docker-daemon", "-o", path)
+    assert proc.returncode == 0, proc.stderr
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    return path, make_minimal_path(bindir)
+
+
+@pytest.mark.parametrize("shell", ["dash", "busybox sh"])
+def test_script_pulls_into_the_daemon_skips_on_rerun_and_replaces_a_wrong_stage(
+        published, daemon, script, shell):
+    path, bindir = script
+    plan = published.plan("--dest", "docker-daemon", "--all-stages")
+    env = {"WERFPULL_DEST": "docker-daemon", "DOCKER_HOST": daemon.host}
+
+    proc = run_script(path, "pull", path=bindir, env=env, shell=shell)
+
+    assert proc.returncode == 0, proc.stderr
+    assert daemon.images() == image_ids(plan)
+    again = run_script(path, "pull", path=bindir, env=env, shell=shell)
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.count("skipped") == len(plan["pulls"])
+    assert "pulling" not in again.stderr
+    first, second = sorted(image_ids(plan))[:2]
+    daemon.docker("tag", first, second)
+    fixed = run_script(path, "pull", path=bindir, env=env, shell=shell)
+    assert fixed.returncode == 0, fixed.stderr
+    pulling = [line for line in fixed.stderr.splitlines() if "pulling" in line]
+    assert len(pulling) == 1 and second.split(":image-stage-")[1] in pulling[0]
+    assert daemon.images() == image_ids(plan)
+
+
+def test_script_exports_a_bundle_and_imports_it_into_the_daemon(published, daemon, script,
+                                                                tmp_path):
+    path, bindir = script
+    plan = published.plan("--dest", "docker-daemon", "--all-stages")
+    bundle = tmp_path / "bundle"
+    assert run_script(path, "export", str(bundle), path=bindir).returncode == 0
+
+    env = {"WERFPULL_DEST": "docker-daemon", "DOCKER_HOST": daemon.tcp_host}
+    proc = run_script(path, "import", str(bundle), path=bindir, env=env)
+
+    assert proc.returncode == 0, proc.stderr
+    assert daemon.images() == image_ids(plan)
+    again = run_script(path, "import", str(bundle), path=bindir, env=env)
+    assert again.returncode == 0 and again.stderr.count("skipped") == len(plan["pulls"])
+
+
+def test_script_names_a_stopped_daemon(published, daemon, script):
+    path, bindir = script
+    daemon.stop()
+    env = {"WERFPULL_DEST": "docker-daemon", "DOCKER_HOST": daemon.host, "WERFPULL_RETRIES": "0"}
+
+    proc = run_script(path, "pull", path=bindir, env=env)
+
+    assert proc.returncode == 1, proc.stderr
+    assert "failed; rerun to continue" in proc.stderr
+
+
+# -- faults and spellings ------------------------------------------------------------------
+
+
+def test_daemon_killed_mid_pull_leaves_nothing_wrongly_tagged_and_a_rerun_completes(
+        git_repo, repo, proxy, daemon, tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", daemon.host)
+    git_repo.write("werf.yaml", FAULT_PROJECT)
+    git_repo.commit()
+    project = FaultProject(git_repo, repo, proxy, tmp_path)
+    project.publish(payload=2_000_000)
+    plan = json.loads(werfpull("plan", *project.args("--dest", "docker-daemon", "--format",
+                                                       "json")).stdout)
+    run = start_copying(project, proxy, "docker-daemon", str(daemon.dir))
+
+    daemon.kill()
+    rc = run.wait()
+
+    assert rc == 7, run.stderr
+    assert f"docker daemon at {daemon.host}: not answering" in run.stderr
+    assert "registry" not in run.stderr.split("error:", 1)[1]
+    assert "retry" not in run.stderr  # a daemon fault is not retried as a registry blip
+    daemon.start()  # removes what the killed daemon left: socket, pid file, mounts
+    want = image_ids(plan)
+    assert all(want.get(name) == image_id for name, image_id in daemon.images().items())
+    proxy.clear()
+    again = werfpull("pull", *project.args("--dest", "docker-daemon", "--format", "json"))
+    assert again.returncode == 0, again.stderr
+    assert daemon.images() == want
+
+
+def test_docker_hub_spellings_are_recognised_as_local(published, daemon):
+    plan = published.plan("--dest", "docker-daemon")
+    assert published.run("pull", "--dest", "docker-daemon").returncode == 0
+    ids = {p["signature"]: p["layers"][0][0] for p in plan["pulls"]}
+    dest = DockerDaemon()
+    for spelling in ("docker.io/library/stages", "docker.io/werf/stages",
+                     "index.docker.io/werf/stages", "index.docker.io/library/stages"):
+        for sig in ids:  # no network: the names are given with docker tag
+            daemon.docker("tag", f"{plan['repo']}:image-stage-{sig}",
+                          f"{spelling}:image-stage-{sig}")
+
+        assert dest.present(Repo(spelling), list(ids), RegistryOptions()) == ids, spelling
+        for sig, image_id in ids.items():
+            assert dest.verify(Repo(spelling), sig, "", image_id, "") is None
+    printed = set(daemon.images())
+    assert {f"stages:image-stage-{s}" for s in ids} <= printed  # docker's short spelling
+    assert {f"werf/stages:image-stage-{s}" for s in ids} <= printed

@@ -43,8 +43,11 @@ SHELLS = ["dash", "busybox sh"]
 
 @pytest.fixture(scope="module")
 def minimal_path(tmp_path_factory) -> Path:
+    return make_minimal_path(tmp_path_factory.mktemp("minimal-bin"))
+
+
+def make_minimal_path(bindir: Path) -> Path:
     """A bin directory with a shell, coreutils and skopeo, and nothing else."""
-    bindir = tmp_path_factory.mktemp("minimal-bin")
     files = subprocess.run(["dpkg", "-L", "coreutils"], capture_output=True, text=True,
                            check=True).stdout.split()
     for path in files:

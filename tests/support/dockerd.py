@@ -110,8 +110,11 @@ class Dockerd:
     def answers(self) -> bool:
         if not self.socket.exists():
             return False
-        result = subprocess.run([DOCKER, "--host", self.host, "version", "--format",
-                                 "{{.Server.Version}}"], capture_output=True, timeout=10)
+        try:
+            result = subprocess.run([DOCKER, "--host", self.host, "version", "--format",
+                                     "{{.Server.Version}}"], capture_output=True, timeout=10)
+        except subprocess.TimeoutExpired:
+            return False  # still starting (or stuck: START_TIMEOUT decides)
         return result.returncode == 0
 
     def stop(self) -> None:
@@ -142,18 +145,34 @@ class Dockerd:
 
     def _reap_containerd(self, sig: int) -> None:
         # The daemon's managed containerd: stopped with the daemon on SIGTERM; after a
-        # SIGKILL it may linger and hold the exec root.
-        pidfile = self.dir / "exec" / "containerd" / "containerd.pid"
+        # SIGKILL it lingers (or stays a zombie nobody reaps) and holds the exec root.
+        pid = self._containerd_pid()
+        if pid is not None:
+            try:
+                os.kill(pid, signal.SIGKILL if sig == signal.SIGKILL else signal.SIGTERM)
+            except OSError:
+                pass
+
+    def _containerd_pid(self) -> int | None:
+        """The managed containerd's PID while it runs (not a zombie, not a recycled PID)."""
         try:
-            pid = int(pidfile.read_text().strip())
+            pid = int((self.dir / "exec" / "containerd" / "containerd.pid").read_text())
             with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                if str(self.dir).encode() not in fh.read():
-                    return  # a recycled PID: not ours
-            os.kill(pid, signal.SIGKILL if sig == signal.SIGKILL else signal.SIGTERM)
-        except (OSError, ValueError):
-            return
+                ours = str(self.dir).encode() in fh.read()
+            with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+                state = fh.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid if ours and state != "Z" else None
 
     def _remove_leftovers(self) -> None:
+        # A pid file naming a dead (or zombie) containerd makes the next dockerd wait for
+        # it forever instead of starting its own.
+        deadline = time.monotonic() + 5
+        while self._containerd_pid() is not None and time.monotonic() < deadline:
+            self._reap_containerd(signal.SIGKILL)
+            time.sleep(0.05)
+        (self.dir / "exec" / "containerd" / "containerd.pid").unlink(missing_ok=True)
         for mount in sorted(self.mounts(), key=len, reverse=True):
             subprocess.run(["umount", "-l", mount], capture_output=True, timeout=30)
         for path in (self.socket, self.pidfile):

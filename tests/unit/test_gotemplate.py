@@ -148,7 +148,13 @@ def test_env_reads_the_process_environment(monkeypatch):
 @pytest.mark.parametrize("template,line,column,message", [
     ("project: x\n{{ nosuch }}\n", 2, 4, 'function "nosuch" not defined'),
     ("{{ now }}", 1, 4, 'function "now" is not supported by werfpull'),
-    ('{{ regexMatch "a" "b" }}', 1, 4, 'function "regexMatch" is not supported'),
+    ('{{ uuidv4 }}', 1, 4, 'function "uuidv4" is not supported'),
+    ('{{ regexFind "a(" "b" }}', 1, 4,
+     "error calling regexFind: error parsing regexp: missing closing ): `a(`"),
+    ('{{ semverCompare "^1.x" "one" }}', 1, 4,
+     "error calling semverCompare: Invalid Semantic Version"),
+    ('{{ semverCompare "=>>1" "1.0.0" }}', 1, 4,
+     "error calling semverCompare: improper constraint: =>>1"),
     ('{{ expandenv "$HOME" }}', 1, 4, 'function "expandenv" not defined'),
     ("a\n  {{ if true }}\nb\n", 2, 3, "unclosed {{if}}: no matching {{end}}"),
     ('x: {{ "abc }}', 1, 7, "unterminated quoted string"),
@@ -180,8 +186,8 @@ def test_env_reads_the_process_environment(monkeypatch):
     ("{{ (list 1).x }}", 1, 4, "can't evaluate field x in type []interface {}"),
     ("{{ .Commit.Date.Human }}", 1, 4, ".Commit.Date.Human is not supported"),
     ('{{ .Files.Get "nope.txt" }}', 1, 4, "no such file in the commit HEAD"),
-    ('{{ .Files.Get "../x" }}', 1, 4, "stay inside"),
-    ('{{ .Files.Glob "*.none" }}', 1, 4, "no matches found"),
+    ('{{ .Files.Get "../x" }}', 1, 4, "the path leaves the git repository"),
+    ('{{ .Files.Get "/etc/passwd" }}', 1, 4, "the path must be relative"),
     ("{{ . }}", 1, 1, "cannot print map[string]interface {}: it holds .Commit"),
     ('{{ printf "%*d" 1 2 }}', 1, 4, "printf: %* in a format is not supported"),
     ('{{ substr 0 2 "h\u00e9llo" }}', 1, 4, "cutting a multi-byte character is not supported"),
@@ -189,7 +195,10 @@ def test_env_reads_the_process_environment(monkeypatch):
     ('{{ tpl "{{ nope }}" . }}', 1, 4,
      'error calling tpl: the tpl text:1:4: function "nope" not defined'),
     ('x\n\n  {{ required "set BASE" (env "UNSET_VAR") }}', 3, 6,
-     "error calling required: set BASE"),
+     'error calling required: set BASE (the empty value comes from {{ env "UNSET_VAR" }}:'
+     " UNSET_VAR is unset)"),
+    ('{{ $v := env "UNSET_VAR" }}{{ $v | required "need it" }}', 1, 36,
+     'need it (the empty value comes from {{ env "UNSET_VAR" }}: UNSET_VAR is unset)'),
     ('{{ fail "stop here" }}', 1, 4, "error calling fail: stop here"),
     ('{{ define "r" }}{{ template "r" . }}{{ end }}{{ template "r" }}', 1, 17,
      "templates nest deeper than 50 calls"),
@@ -375,8 +384,11 @@ def test_project_in_a_subdirectory_reads_paths_relative_to_it(git_repo):
             '{{ .Files.Exists "top.txt" }}|{{ .Files.IsDir "files" }}|{{ include "p" . }}')
     assert render_werf_config(text, "werf.yaml", directory) == \
         "inside|[files/f.txt]|false|true|sub partial"
-    with pytest.raises(TemplateError, match="stay inside"):
-        render_werf_config('{{ .Files.Get "../top.txt" }}', "werf.yaml", directory)
+    # Above the project directory but inside the repository is readable, as in werf.
+    text = '{{ .Files.Get "../top.txt" | trim }}|{{ .Files.Exists "../svc/files/f.txt" }}'
+    assert render_werf_config(text, "werf.yaml", directory) == "outside|true"
+    with pytest.raises(TemplateError, match="the path leaves the git repository"):
+        render_werf_config('{{ .Files.Get "../../top.txt" }}', "werf.yaml", directory)
 
 
 def test_symlinks_inside_the_repository_are_followed(git_repo):
@@ -470,3 +482,14 @@ def test_signatures_report_a_template_error_with_exit_code_3(tmp_path, capsys):
     assert cli.main(["signatures", "--dir", directory]) == EXIT_CONFIG
     assert f"{repo.path / 'werf.yaml'}:5:10: function \"nosuch\" not defined" in \
         capsys.readouterr().err
+
+
+def test_werf_includes_is_refused_in_one_line(tmp_path, capsys):
+    """werf-includes.yaml fetches templates from other repositories: no network here."""
+    repo = make_repo(tmp_path, "includes")
+    directory = write_project(repo, META + "---\nimage: a\nfrom: alpine\n")
+    (Path(directory) / "werf-includes.yaml").write_text("includes:\n- git: https://x/y\n")
+    assert cli.main(["signatures", "--dir", directory]) == EXIT_CONFIG
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "werf-includes.yaml" in err and "network" in err

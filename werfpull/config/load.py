@@ -52,9 +52,19 @@ def render_config(directory: str = ".", config: str | None = None) -> tuple[str,
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError("the config is not valid UTF-8", file=path, line=line) from None
+    _refuse_includes(directory)
     if "{{" in text:
         text = render_werf_config(text, path, directory)
     return path, text
+
+
+def _refuse_includes(directory: str) -> None:
+    """werf-includes.yaml pulls templates from other repositories at render time."""
+    path = os.path.join(directory, "werf-includes.yaml")
+    if os.path.lexists(path):
+        raise ConfigError("werf-includes.yaml fetches configuration from other git repositories"
+                          " over the network, which werfpull does not use", file=path,
+                          hint="copy the included files into this repository instead")
 
 
 def parse_config(text: str, path: str = "werf.yaml", rendered: bool = False) -> Config:

@@ -1,10 +1,14 @@
 """Go's builtin template functions (and, or, not, len, index, print, println, printf,
-eq, ne, lt, le, gt, ge): the table `_builtins` and the functions behind it.
+eq, ne, lt, le, gt, ge, html, js, urlquery): the table `_builtins` and the functions
+behind it.
 
 and/or have no body here: the executor evaluates their arguments lazily itself.
 """
 
 from __future__ import annotations
+
+import unicodedata
+import urllib.parse
 
 from werfpull.gotemplate.errors import _CallError
 from werfpull.gotemplate.exec import Fn
@@ -105,6 +109,38 @@ def _len(item) -> int:
     raise _CallError(f"len of type {go_type(item)}")
 
 
+def _eval_args(args) -> str:
+    """text/template's evalArgs: one string as is, anything else as fmt.Sprint."""
+    return args[0] if len(args) == 1 and isinstance(args[0], str) else go_sprint(list(args))
+
+
+_HTML = {"\0": "\ufffd", '"': "&#34;", "'": "&#39;", "&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_JS = {"\\": "\\\\", "'": "\\'", '"': '\\"', "<": "\\u003C", ">": "\\u003E",
+       "&": "\\u0026", "=": "\\u003D"}
+
+
+def _html(*args) -> str:
+    return "".join(_HTML.get(c, c) for c in _eval_args(args))
+
+
+def _js_char(c: str) -> str:
+    if c in _JS:
+        return _JS[c]
+    if c < " ":
+        return f"\\u00{ord(c):02X}"
+    if c < "\x80" or unicodedata.category(c)[0] not in "CZ" or c == " ":
+        return c
+    return f"\\u{ord(c):04X}"
+
+
+def _js(*args) -> str:
+    return "".join(_js_char(c) for c in _eval_args(args))
+
+
+def _urlquery(*args) -> str:
+    return urllib.parse.quote_plus(_b(_eval_args(args)), safe="")
+
+
 def _builtins() -> dict[str, Fn]:
     V = "value"
     return {
@@ -122,4 +158,7 @@ def _builtins() -> dict[str, Fn]:
         "le": Fn((V, V), None, lambda a, b: _lt(a, b) or _eq(a, b)),
         "gt": Fn((V, V), None, lambda a, b: not (_lt(a, b) or _eq(a, b))),
         "ge": Fn((V, V), None, lambda a, b: not _lt(a, b)),
+        "html": Fn((), "any", _html),
+        "js": Fn((), "any", _js),
+        "urlquery": Fn((), "any", _urlquery),
     }

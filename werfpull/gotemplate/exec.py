@@ -36,6 +36,7 @@ from werfpull.gotemplate.parse import (
 from werfpull.gotemplate.strconv import _is_hex_int
 from werfpull.gotemplate.values import (
     MISSING,
+    EnvEmpty,
     GoStruct,
     Int64,
     _is_int,
@@ -69,7 +70,7 @@ class Fn:
     lazy: bool = False  # and/or: arguments evaluated one by one
 
 
-_TYPE_NAMES = {"string": "string", "int": "int", "bool": "bool",
+_TYPE_NAMES = {"string": "string", "int": "int", "bool": "bool", "float64": "float64",
                "map": "map[string]interface {}", "value": "reflect.Value",
                "any": "interface {}"}
 
@@ -77,6 +78,12 @@ _TYPE_NAMES = {"string": "string", "int": "int", "bool": "bool",
 def _show(v) -> str:
     """A value in an error message."""
     return v.label if isinstance(v, GoStruct) else fmt_v(v)
+
+
+def _env_origin(argv: list) -> str:
+    """Where an empty argument came from, when an env call gave it."""
+    empty = next((a for a in argv if isinstance(a, EnvEmpty)), None)
+    return f" ({empty.origin()})" if empty is not None else ""
 
 
 class _Exec:
@@ -139,7 +146,7 @@ class _Exec:
             raise self.fail(node, "unknown node")
 
     def printable(self, node: Node, value) -> str:
-        if isinstance(value, GoStruct):
+        if isinstance(value, GoStruct) and not hasattr(value, "go_string"):
             raise self.fail(node, f"cannot print {value.label} whole; print its fields")
         try:
             return fmt_v(value, top=True)
@@ -342,7 +349,7 @@ class _Exec:
         try:
             return fn.impl(*argv)
         except _CallError as exc:
-            raise self.fail(node, f"error calling {name}: {exc}") from None
+            raise self.fail(node, f"error calling {name}: {exc}{_env_origin(argv)}") from None
         except _Unsupported as exc:
             raise self.fail(node, f"{name}: {exc} is not supported") from None
 
@@ -379,6 +386,8 @@ class _Exec:
             return node.int_value
         if typ == "bool" and isinstance(node, BoolNode):
             return node.value
+        if typ == "float64" and isinstance(node, NumberNode) and node.is_float:
+            return float(node.float_value)
         expected = {"int": "integer"}.get(typ, _TYPE_NAMES[typ])
         raise self.fail(node, f"expected {expected}; found {node.text()}")
 
@@ -395,6 +404,7 @@ class _Exec:
         ok = {"string": lambda v: isinstance(v, str),
               "int": lambda v: _is_int(v) and not isinstance(v, Int64),
               "bool": lambda v: isinstance(v, bool),
+              "float64": lambda v: isinstance(v, float),
               "map": lambda v: type(v) is dict}[typ](value)
         if not ok:
             got = "interface {}" if value is None else go_type(value)

@@ -69,6 +69,8 @@ def fmt_v(v, top: bool = False) -> str:
         return v
     if isinstance(v, list):
         return "[" + " ".join(fmt_v(e) for e in v) + "]"
+    if hasattr(v, "go_string"):  # a fmt.Stringer (a semver version)
+        return v.go_string()
     if isinstance(v, dict):
         return "map[" + " ".join(f"{fmt_v(k)}:{fmt_v(v[k])}" for k in sorted_keys(v)) + "]"
     raise _CallError(f"it holds {v.label if isinstance(v, GoStruct) else go_type(v)}")

@@ -12,10 +12,16 @@ import hashlib
 import math
 import re
 
+import werfpull.gotemplate.dicts as dicts
+import werfpull.gotemplate.mathf as mathf
+import werfpull.gotemplate.regex as regex
+import werfpull.gotemplate.strings as words
 from werfpull.gotemplate.encoding import _JSONError, from_json, go_json, to_yaml
 from werfpull.gotemplate.errors import _CallError, _Unsupported
 from werfpull.gotemplate.exec import Fn
 from werfpull.gotemplate.fmt import fmt_v, go_quote
+from werfpull.gotemplate.paths import _path_base, _path_clean, _path_dir, _path_ext
+from werfpull.gotemplate.semver import semver, semver_compare
 from werfpull.gotemplate.strconv import _parse_go_int
 from werfpull.gotemplate.values import (
     _GO_SPACES,
@@ -169,46 +175,6 @@ def _go_split(s: str, sep: str, n: int = -1) -> list[str]:
     return s.split(sep, n - 1) if n > 0 else s.split(sep)
 
 
-def _path_clean(p: str) -> str:
-    """Go's path.Clean."""
-    if p == "":
-        return "."
-    rooted = p.startswith("/")
-    parts: list[str] = []
-    for seg in p.split("/"):
-        if seg in ("", "."):
-            continue
-        if seg == "..":
-            if parts and parts[-1] != "..":
-                parts.pop()
-            elif not rooted:
-                parts.append("..")
-            continue
-        parts.append(seg)
-    out = "/".join(parts)
-    return ("/" + out) if rooted else (out or ".")
-
-
-def _path_base(p: str) -> str:
-    if p == "":
-        return "."
-    p = p.rstrip("/")
-    return p.rsplit("/", 1)[-1] if p else "/"
-
-
-def _path_dir(p: str) -> str:
-    return _path_clean(p[:p.rfind("/") + 1])
-
-
-def _path_ext(p: str) -> str:
-    for i in range(len(p) - 1, -1, -1):
-        if p[i] == "/":
-            break
-        if p[i] == ".":
-            return p[i:]
-    return ""
-
-
 def _until_step(start: int, stop: int, step: int) -> IntList:
     if stop < start:
         return IntList(range(start, stop, step)) if step < 0 else IntList()
@@ -348,6 +314,43 @@ def _sprig() -> dict[str, Fn]:
         "b64dec": f((STR,), None, _b64dec),
         "sha256sum": f((STR,), None, lambda s: hashlib.sha256(_b(s)).hexdigest()),
         "sha1sum": f((STR,), None, lambda s: hashlib.sha1(_b(s)).hexdigest()),
+        "sha512sum": f((STR,), None, lambda s: hashlib.sha512(_b(s)).hexdigest()),
+        "adler32sum": f((STR,), None, mathf.adler32sum),
+        "b32enc": f((STR,), None, lambda s: base64.b32encode(_b(s)).decode("ascii")),
+        "b32dec": f((STR,), None, mathf.b32dec),
+        "abbrev": f((INT, STR), None, lambda w, s: s if w < 4 else words.abbreviate(s, 0, w)),
+        "abbrevboth": f((INT, INT, STR), None, lambda left, right, s: s if right < 4 or (
+            left > 0 and right < 7) else words.abbreviate(s, left, right)),
+        "untitle": f((STR,), None, words.untitle),
+        "initials": f((STR,), None, words.initials),
+        "swapcase": f((STR,), None, words.swapcase),
+        "snakecase": f((STR,), None, words.snakecase),
+        "camelcase": f((STR,), None, words.camelcase),
+        "kebabcase": f((STR,), None, words.kebabcase),
+        "wrap": f((INT, STR), None, lambda n, s: words.wrap_custom(s, n, "", False)),
+        "wrapWith": f((INT, STR, STR), None, lambda n, sep, s: words.wrap_custom(s, n, sep, True)),
+        "hello": f((), None, lambda: "Hello!"),
+        # regular expressions (Go's regexp is RE2)
+        "regexMatch": f((STR, STR), None, _regex_match),
+        "mustRegexMatch": f((STR, STR), None, lambda r, s: _re(regex.match, r, s)),
+        "regexFindAll": f((STR, STR, INT), None, lambda r, s, n: _re(_find_all, r, s, n)),
+        "mustRegexFindAll": f((STR, STR, INT), None, lambda r, s, n: _re(_find_all, r, s, n)),
+        "regexFind": f((STR, STR), None, lambda r, s: _re(regex.find, r, s)),
+        "mustRegexFind": f((STR, STR), None, lambda r, s: _re(regex.find, r, s)),
+        "regexReplaceAll": f((STR, STR, STR), None,
+                             lambda r, s, t: _re(regex.replace_all, r, s, t, False)),
+        "mustRegexReplaceAll": f((STR, STR, STR), None,
+                                 lambda r, s, t: _re(regex.replace_all, r, s, t, False)),
+        "regexReplaceAllLiteral": f((STR, STR, STR), None,
+                                    lambda r, s, t: _re(regex.replace_all, r, s, t, True)),
+        "mustRegexReplaceAllLiteral": f((STR, STR, STR), None,
+                                        lambda r, s, t: _re(regex.replace_all, r, s, t, True)),
+        "regexSplit": f((STR, STR, INT), None, lambda r, s, n: _re(_split, r, s, n)),
+        "mustRegexSplit": f((STR, STR, INT), None, lambda r, s, n: _re(_split, r, s, n)),
+        "regexQuoteMeta": f((STR,), None, regex.quote_meta),
+        # semantic versions (Masterminds/semver v3)
+        "semver": f((STR,), None, semver),
+        "semverCompare": f((STR, STR), None, semver_compare),
         # numbers
         "add1": f((ANY,), None, lambda v: _wrap64(_to_int64(v) + 1)),
         "add": f((), ANY, lambda *v: _wrap64(sum(_to_int64(x) for x in v))),
@@ -363,6 +366,18 @@ def _sprig() -> dict[str, Fn]:
         "int": f((ANY,), None, lambda v: int(_to_int64(v))),
         "int64": f((ANY,), None, _to_int64),
         "float64": f((ANY,), None, _to_float64),
+        "toDecimal": f((ANY,), None, lambda v: Int64(mathf.to_decimal(v))),
+        "add1f": f((ANY,), None, lambda v: mathf.decimal_op("+", _to_float64(v), [1.0])),
+        "addf": f((), ANY, lambda *v: mathf.decimal_op("+", 0.0, [_to_float64(x) for x in v])),
+        "subf": f((ANY,), ANY, lambda a, *v: _fop("-", a, v)),
+        "mulf": f((ANY,), ANY, lambda a, *v: _fop("*", a, v)),
+        "divf": f((ANY,), ANY, lambda a, *v: _fop("/", a, v)),
+        "maxf": f((ANY,), ANY, lambda a, *v: _fold(mathf.go_max, a, v)),
+        "minf": f((ANY,), ANY, lambda a, *v: _fold(mathf.go_min, a, v)),
+        "ceil": f((ANY,), None, lambda v: mathf.go_ceil(_to_float64(v))),
+        "floor": f((ANY,), None, lambda v: mathf.go_floor(_to_float64(v))),
+        "round": f((ANY, INT), "float64", lambda v, p, *on: dicts.round_half(
+            _to_float64(v), float(p), on[0] if on else 0.5)),
         "atoi": f((STR,), None, lambda s: _atoi(s)),
         "until": f((INT,), None, lambda n: _until_step(0, n, -1 if n < 0 else 1)),
         "untilStep": f((INT, INT, INT), None, _until_step),
@@ -378,6 +393,27 @@ def _sprig() -> dict[str, Fn]:
         "append": f((ANY, ANY), None, lambda v, x: _list_items(v, "push") + [x]),
         "push": f((ANY, ANY), None, lambda v, x: _list_items(v, "push") + [x]),
         "prepend": f((ANY, ANY), None, lambda v, x: [x] + _list_items(v, "prepend")),
+        "mustAppend": f((ANY, ANY), None, lambda v, x: _list_items(v, "push") + [x]),
+        "mustPush": f((ANY, ANY), None, lambda v, x: _list_items(v, "push") + [x]),
+        "mustPrepend": f((ANY, ANY), None, lambda v, x: [x] + _list_items(v, "prepend")),
+        "mustFirst": f((ANY,), None, lambda v: (_list_items(v, "find first") or [None])[0]),
+        "mustLast": f((ANY,), None, lambda v: (_list_items(v, "find last") or [None])[-1]),
+        "mustRest": f((ANY,), None,
+                      lambda v: _nil_if_empty(_list_items(v, "find rest"), 1, None)),
+        "mustInitial": f((ANY,), None,
+                         lambda v: _nil_if_empty(_list_items(v, "find initial"), 0, -1)),
+        "mustReverse": f((ANY,), None, lambda v: _list_items(v, "find reverse")[::-1]),
+        "mustCompact": f((ANY,), None, lambda v: [x for x in _list_items(v, "compact")
+                                                if not _empty(x)]),
+        "mustUniq": f((ANY,), None, _uniq),
+        "mustWithout": f((ANY,), ANY, lambda v, *o: [x for x in _list_items(v, "find without")
+                                                   if not any(_deep_equal(x, y) for y in o)]),
+        "mustHas": f((ANY, ANY), None, lambda needle, v: v is not None and any(
+            _deep_equal(needle, x) for x in _list_items(v, "find has"))),
+        "slice": f((ANY,), ANY, _slice),
+        "mustSlice": f((ANY,), ANY, _slice),
+        "chunk": f((INT, ANY), None, dicts.chunk),
+        "mustChunk": f((INT, ANY), None, dicts.chunk),
         "concat": f((), ANY, lambda *ls: [x for v in ls for x in _list_items(v, "concat")]
                     or NilList()),
         "reverse": f((ANY,), None, lambda v: _list_items(v, "find reverse")[::-1]),
@@ -399,6 +435,20 @@ def _sprig() -> dict[str, Fn]:
         "pick": f((MAP,), STR, lambda d, *ks: {k: d[k] for k in ks if d and k in d}),
         "omit": f((MAP,), STR, lambda d, *ks: {k: v for k, v in (d or {}).items() if k not in ks}),
         "dig": f((), ANY, _dig),
+        "merge": f((MAP,), MAP, dicts.merge),
+        "mustMerge": f((MAP,), MAP, dicts.merge),
+        "mergeOverwrite": f((MAP,), MAP, lambda d, *s: dicts.merge(d, *s, overwrite=True)),
+        "mustMergeOverwrite": f((MAP,), MAP, lambda d, *s: dicts.merge(d, *s, overwrite=True)),
+        "values": f((MAP,), None, dicts.values),
+        "deepCopy": f((ANY,), None, dicts.deep_copy),
+        "mustDeepCopy": f((ANY,), None, dicts.deep_copy),
+        # reflection
+        "typeOf": f((ANY,), None, go_type),
+        "typeIs": f((STR, ANY), None, lambda t, v: t == go_type(v)),
+        "typeIsLike": f((STR, ANY), None, lambda t, v: go_type(v) in (t, "*" + t)),
+        "kindOf": f((ANY,), None, dicts.kind_of),
+        "kindIs": f((STR, ANY), None, lambda k, v: k == dicts.kind_of(v)),
+        "deepEqual": f((ANY, ANY), None, _deep_equal),
         # defaults and flow
         "default": f((ANY,), ANY,
                      lambda d, *given: d if not given or _empty(given[0]) else given[0]),
@@ -413,6 +463,10 @@ def _sprig() -> dict[str, Fn]:
         "toPrettyJson": f((ANY,), None, lambda v: _to_json(v, "  ")),
         "toRawJson": f((ANY,), None, lambda v: _raw_json(v)),
         "fromJson": f((STR,), None, from_json),
+        "mustFromJson": f((STR,), None, _must_from_json),
+        "mustToJson": f((ANY,), None, lambda v: _raw_json(v, escape_html=True)),
+        "mustToPrettyJson": f((ANY,), None, lambda v: _raw_json(v, "  ", escape_html=True)),
+        "mustToRawJson": f((ANY,), None, lambda v: _raw_json(v)),
         "toYaml": f((ANY,), None, to_yaml),
         # paths
         "base": f((STR,), None, _path_base),
@@ -420,6 +474,11 @@ def _sprig() -> dict[str, Fn]:
         "clean": f((STR,), None, _path_clean),
         "ext": f((STR,), None, _path_ext),
         "isAbs": f((STR,), None, lambda p: p.startswith("/")),
+        "osBase": f((STR,), None, _path_base),  # filepath on Linux is path
+        "osDir": f((STR,), None, _path_dir),
+        "osClean": f((STR,), None, _path_clean),
+        "osExt": f((STR,), None, _path_ext),
+        "osIsAbs": f((STR,), None, lambda p: p.startswith("/")),
     }
 
 
@@ -444,11 +503,55 @@ def _uniq(v) -> list:
     return out
 
 
-def _raw_json(v) -> str:
+def _raw_json(v, indent=None, escape_html=False) -> str:
     try:
-        return go_json(v, None, escape_html=False)
+        return go_json(v, indent, escape_html=escape_html)
     except _JSONError as exc:
         raise _CallError(str(exc)) from None
+
+
+def _must_from_json(text: str):
+    value = from_json(text)
+    if value is None and text.strip() != "null":
+        raise _CallError("invalid character in JSON text")
+    return value
+
+
+def _re(fn, pattern: str, *args):
+    try:
+        return fn(pattern, *args)
+    except regex.RegexError as exc:
+        raise _CallError(str(exc)) from None
+
+
+def _regex_match(pattern: str, s: str) -> bool:
+    try:
+        return regex.match(pattern, s)
+    except regex.RegexError:
+        return False  # sprig's regexMatch drops the compile error
+
+
+def _find_all(pattern: str, s: str, n: int) -> StrList:
+    return StrList(regex.find_all(pattern, s, n))
+
+
+def _split(pattern: str, s: str, n: int) -> StrList:
+    return StrList(regex.split(pattern, s, n))
+
+
+def _slice(items, *indices):
+    return dicts.go_slice(items, *(int(_to_int64(i)) for i in indices))
+
+
+def _fop(op: str, a, rest) -> float:
+    return mathf.decimal_op(op, _to_float64(a), [_to_float64(x) for x in rest])
+
+
+def _fold(fn, a, rest) -> float:
+    acc = _to_float64(a)
+    for x in rest:
+        acc = fn(acc, _to_float64(x))
+    return acc
 
 
 def _raise(msg: str):

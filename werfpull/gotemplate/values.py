@@ -36,6 +36,20 @@ class AnyMap(dict):
     """map[interface {}]interface {}: the nested maps of werf's fromYaml."""
 
 
+class EnvEmpty(str):
+    """The "" that `env NAME` gives for an unset or empty variable: a Go string, which
+    remembers its variable so that an error it causes can name the env call."""
+
+    def __new__(cls, name: str, unset: bool):
+        obj = super().__new__(cls, "")
+        obj.name, obj.unset = name, unset
+        return obj
+
+    def origin(self) -> str:
+        return (f"the empty value comes from {{{{ env \"{self.name}\" }}}}:"
+                f" {self.name} is {'unset' if self.unset else 'empty'}")
+
+
 class _Missing:
     """Go's invalid reflect.Value: an absent map key, a nil that went through a pipeline."""
 

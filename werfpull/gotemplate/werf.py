@@ -12,14 +12,14 @@ import os
 import posixpath
 
 from werfpull.gotemplate.builtins import _builtins
-from werfpull.gotemplate.encoding import from_yaml
+from werfpull.gotemplate.encoding import from_yaml, to_yaml
 from werfpull.gotemplate.errors import ConfigError, TemplateError, _CallError
 from werfpull.gotemplate.exec import Fn, _Exec
 from werfpull.gotemplate.fmt import _gq
 from werfpull.gotemplate.lex import Source
 from werfpull.gotemplate.parse import Tree, _Parser
 from werfpull.gotemplate.sprig import _sprig, strval
-from werfpull.gotemplate.values import GoStruct, _b, _s
+from werfpull.gotemplate.values import EnvEmpty, GoStruct, _b, _s
 from werfpull.signatures.globs import GlobSet
 
 MAIN = "werfConfig"  # the name werf gives the template of werf.yaml itself
@@ -34,6 +34,7 @@ class Files(GoStruct):
 
     def __init__(self, reader):
         self.reader = reader
+        self.origins: dict[str, str] = {}  # text read by Get -> its path, for tpl's errors
 
     def methods(self) -> dict:
         return {"Get": Fn(("string",), None, self.get),
@@ -43,9 +44,14 @@ class Files(GoStruct):
 
     def _path(self, call: str, rel: str) -> str:
         norm = posixpath.normpath(rel) if rel else ""
-        if not rel or rel.startswith("/") or norm == ".." or norm.startswith("../"):
+        if not rel or rel.startswith("/"):
             raise _CallError(f"{{{{ .Files.{call} {_gq(rel)} }}}}: the path must be relative"
-                             " to the project directory and stay inside it")
+                             " to the project directory")
+        # Above the project directory is fine (werf reads it), outside the repository not.
+        above = posixpath.normpath(getattr(self.reader, "prefix", "") + norm)
+        if above == ".." or above.startswith("../"):
+            raise _CallError(f"{{{{ .Files.{call} {_gq(rel)} }}}}: the path leaves the git"
+                             " repository")
         return "" if norm == "." else norm
 
     def _call(self, call: str, rel: str, fn):
@@ -62,7 +68,9 @@ class Files(GoStruct):
                        "outside": "it is a symlink that leaves the repository"}.get(
                     kind, f"no such file in the commit {self.reader.commit_label()}")
                 raise _CallError(f"{{{{ .Files.Get {_gq(rel)} }}}}: {why}")
-            return _s(data)
+            text = _s(data)
+            self.origins[text] = path
+            return text
         return self._call("Get", rel, read)
 
     def exists(self, rel: str) -> bool:
@@ -80,9 +88,7 @@ class Files(GoStruct):
                     kind, data = self.reader.read(path)
                     if kind == "blob":
                         out[path] = _s(data)
-            if not out:
-                raise _CallError(f"{{{{ .Files.Glob {_gq(pattern)} }}}}: no matches found")
-            return out
+            return out  # werf gives an empty map when nothing matches
         return self._call("Glob", pattern or ".", find)
 
 
@@ -124,6 +130,8 @@ class _CommitDate(GoStruct):
 class StaticFiles:
     """A files reader over a dict of {path: text}, for rendering without git."""
 
+    prefix = ""  # the project directory is the repository's root
+
     def __init__(self, files: dict[str, str] | None = None, commit=("", "0")):
         self.data = {k: _b(v) for k, v in (files or {}).items()}
         self.commit = commit
@@ -156,14 +164,16 @@ class StaticFiles:
 class Renderer:
     """One render: the template set (partials, then the config), functions and data."""
 
-    def __init__(self, files_reader, environ: dict | None = None, env_name: str = ""):
+    def __init__(self, files_reader, environ: dict | None = None, env_name: str = "",
+                 project_dir: str = ""):
         self.reader = files_reader
         self.environ = os.environ if environ is None else environ
+        self.project_dir = project_dir
         self.trees: dict[str, Tree] = {}
         self.funcs = {**_builtins(), **_sprig(), **self._werf_funcs()}
         self.exec = _Exec(self.trees, self.funcs)
-        self.data = {"Files": Files(files_reader), "Env": env_name,
-                     "Commit": _Commit(files_reader)}
+        self.files = Files(files_reader)
+        self.data = {"Files": self.files, "Env": env_name, "Commit": _Commit(files_reader)}
         self.tpl_count = 0
 
     def add(self, name: str, file: str, text: str) -> None:
@@ -186,6 +196,12 @@ class Renderer:
             "env": Fn(("any",), "string", self._env),
             "required": Fn(("string", "any"), None, self._required),
             "fromYaml": Fn(("string",), None, from_yaml),
+            "toYaml": Fn(("any",), None, to_yaml),
+            # werf's debug functions: without --debug-templates they render as these do
+            "tpl_debug": Fn(("string", "any"), None, self._tpl),
+            "include_debug": Fn(("string", "any"), None, self._include),
+            "printf_debug": Fn(("string",), "any", lambda *_: ""),
+            "dump_debug": Fn(("any",), None, lambda _: ""),
         }
 
     def _include(self, name: str, data) -> str:
@@ -193,7 +209,9 @@ class Renderer:
 
     def _tpl(self, text: str, data) -> str:
         self.tpl_count += 1
-        src = Source(f"tpl-{self.tpl_count}", "the tpl text", text)
+        origin = self.files.origins.get(text)
+        where = os.path.join(self.project_dir, origin) if origin else "the tpl text"
+        src = Source(f"tpl-{self.tpl_count}", where, text)
         try:
             _Parser(src, self.funcs, self.trees).parse()
             return self.exec.execute(src.name, data)
@@ -208,12 +226,12 @@ class Renderer:
         value = self.environ.get(strval(name))
         if not value and default:
             return default[0]
-        return value or ""
+        return value or EnvEmpty(strval(name), value is None)
 
     @staticmethod
     def _required(msg: str, value):
         if value is None or value == "" and isinstance(value, str):
-            raise _CallError(msg)
+            raise _CallError(msg)  # the executor names the env call behind an EnvEmpty
         return value
 
 
@@ -227,7 +245,8 @@ def render_werf_config(text: str, path: str, project_dir: str, *, files=None,
         files = CommitFiles(project_dir)
     environ = os.environ if environ is None else environ
     try:
-        renderer = Renderer(files, environ, env_name=environ.get("WERF_ENV", ""))
+        renderer = Renderer(files, environ, env_name=environ.get("WERF_ENV", ""),
+                            project_dir=project_dir)
         for name, partial in files.partials():
             renderer.add(name, os.path.join(project_dir, PARTIALS_DIR, name), partial)
         renderer.add(MAIN, path, text)

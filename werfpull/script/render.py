@@ -76,6 +76,8 @@ def _check(plan: Plan) -> None:
     for pull in plan.pulls:
         if not (SIGNATURE_RE.fullmatch(pull.signature) and DIGEST_RE.fullmatch(pull.digest)):
             raise PlanError(f"pull {pull.signature!r} has an invalid signature or digest")
+        if pull.layers and not DIGEST_RE.fullmatch(str(pull.layers[0][0])):
+            raise PlanError(f"pull {pull.signature!r} has an invalid config digest")
         if pull.stage not in BY_NAME:
             raise PlanError(f"pull {pull.signature[:12]}: {pull.stage!r} is not a stage name")
         names += [("image", n) for n in pull.images]
@@ -91,6 +93,7 @@ def commands() -> dict[str, str]:
     v = skopeo.shell_var
     registry = skopeo.Side(tls_verify=v("TLS_VERIFY"))
     daemon = skopeo.Side(tls_verify=v("TLS_VERIFY"), daemon_host=v("DAEMON_HOST"))
+    at_daemon = skopeo.Side(daemon_host=v("DAEMON_HOST"))
 
     def copy(dest_side: skopeo.Side) -> str:
         return shargv(skopeo.copy(v("src"), v("dest"), src_side=registry, dest_side=dest_side,
@@ -102,6 +105,9 @@ def commands() -> dict[str, str]:
         "skopeo_copy_daemon": copy(daemon),
         "skopeo_inspect": shargv(skopeo.inspect_raw(v("ref"), registry)),
         "skopeo_delete": shargv(skopeo.delete(v("ref"), registry)),
+        # A docker-daemon stage's image ID is the digest of its config blob.
+        "skopeo_config": shargv(skopeo.inspect_config(v("ref"))),
+        "skopeo_config_daemon": shargv(skopeo.inspect_config(v("ref"), at_daemon)),
     }
 
 
@@ -120,5 +126,6 @@ def render(plan: Plan) -> str:
         cmd=commands(), stages=[
             {"stage": p.stage, "signature": p.signature, "digest": p.digest,
              "size": "?" if p.size is None else p.size,
+             "config": p.layers[0][0] if p.layers else "",
              "images": ",".join("(unnamed)" if n is None else n for n in p.images)}
             for p in plan.pulls])

@@ -8,6 +8,7 @@ a failure into a `GitError` that says which command failed where.
 from __future__ import annotations
 
 import os
+import posixpath
 from dataclasses import dataclass
 
 from werfpull.errors import GitError
@@ -136,7 +137,9 @@ class CommitFiles:
         """("blob", data), ("tree", None), ("outside", None) for a symlink that leaves the
         repository, or ("missing", None); symlinks inside the repository are followed."""
         commit = self._require()
-        kind, data = self._batch(f"{commit}:{(self.prefix + path).rstrip('/')}")
+        # A path may climb above the project directory (werf allows it, inside the repo).
+        full = posixpath.normpath(self.prefix + path) if path else self.prefix.rstrip("/")
+        kind, data = self._batch(f"{commit}:{'' if full == '.' else full}")
         if kind in ("blob", "tree", "outside"):
             return kind, data if kind == "blob" else None
         return "missing", None
