@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from werfpull.apply.transfer import DEFAULT_JOBS, DEFAULT_RETRIES, Event, Outcome, Transfer
+from werfpull.apply.transfer import (
+    DEFAULT_JOBS,
+    DEFAULT_RETRIES,
+    MAX_RETRIES,
+    Event,
+    Outcome,
+    Transfer,
+)
 from werfpull.destinations import Destination, parse_dest
 from werfpull.errors import DaemonError, RegistryError, TransferFailed, UsageError
 from werfpull.inventory.registry import call
@@ -122,8 +129,8 @@ def apply_plan(plan: Plan, *, dest: Destination | str | None = None,
                retries: int = DEFAULT_RETRIES, check_tags: bool = False,
                report: Callable[[Event], None] = lambda e: None) -> Outcome:
     """Copy exactly the plan's stages; raises TransferFailed when some did not land."""
-    if jobs < 1 or retries < 0:
-        raise UsageError("--jobs must be at least 1 and --retries at least 0")
+    if jobs < 1 or not 0 <= retries <= MAX_RETRIES:
+        raise UsageError(f"--jobs must be at least 1 and --retries from 0 to {MAX_RETRIES}")
     if not isinstance(dest, Destination):
         dest = parse_dest(dest or plan.dest)
     direction = PullInto(Repo(plan.repo), dest, registry_options(plan, registry), check_tags)

@@ -28,6 +28,9 @@ from werfpull.tools.registry_errors import is_transient
 # 2.8x faster than 1, and doubling to 8 gains less than 1.5x for twice the connections.
 DEFAULT_JOBS = 4
 DEFAULT_RETRIES = 3
+# With the backoff capped at 8 s, 100 retries wait up to ~13 minutes per stage; more is
+# a typo, and skopeo's own --retry-times would retry a refused connection forever.
+MAX_RETRIES = 100
 
 
 class Direction(Protocol):

@@ -16,18 +16,31 @@ from werfpull.plan.model import FORMAT, ImagePlan, Plan, Pull, StageState
 from werfpull.refs import DIGEST_RE, SIGNATURE_RE, name_problem, parse_repo, stage_tag
 from werfpull.signatures.stages import ARTIFACT, BY_NAME, IMAGE
 
+# A plan of 100,000 stages is about 60 MB; anything larger is not one werfpull wrote.
+MAX_PLAN_BYTES = 256 * 2**20
+
 
 def load_plan(path: str) -> Plan:
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_PLAN_BYTES + 1)
     except OSError as exc:
-        raise PlanError(f"{path}: cannot read the plan: {exc.strerror}") from None
+        raise PlanError(f"{path}: cannot read the plan: {exc.strerror or exc}") from None
+    if len(raw) > MAX_PLAN_BYTES:
+        raise PlanError(f"{path}: not a plan (over {MAX_PLAN_BYTES // 2**20} MiB)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PlanError(f"{path}: not a plan (not UTF-8: byte {exc.start})",
+                        hint="the file was damaged or is something else; plan again") from None
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise PlanError(f"{path}: not a plan (invalid JSON at line {exc.lineno}: {exc.msg})",
                         hint="the file is truncated or was edited; plan again") from None
+    except RecursionError:
+        raise PlanError(f"{path}: not a plan (JSON nested too deep)",
+                        hint="the file was edited; plan again") from None
     return plan_from_json(data, path)
 
 
