@@ -31,8 +31,9 @@ class OCILayout(Destination):
         if not text.startswith("oci:"):
             return None
         path = text[4:]
-        if not path or ":" in path:
-            raise UsageError(f"--dest {text!r}: expected oci:DIR, a directory path without ':'")
+        if not path or ":" in os.path.abspath(path):
+            raise UsageError(f"--dest {text!r}: expected oci:DIR, a directory path without ':'"
+                             " (also in the working directory of a relative DIR)")
         return cls(os.path.abspath(path))
 
     @property

@@ -14,7 +14,7 @@ import re
 import jinja2
 
 from werfpull import __version__
-from werfpull.apply.transfer import DEFAULT_RETRIES
+from werfpull.apply.transfer import DEFAULT_RETRIES, MAX_RETRIES
 from werfpull.destinations import TRANSPORTS
 from werfpull.errors import PlanError
 from werfpull.plan.model import Plan
@@ -95,19 +95,23 @@ def commands() -> dict[str, str]:
     daemon = skopeo.Side(tls_verify=v("TLS_VERIFY"), daemon_host=v("DAEMON_HOST"))
     at_daemon = skopeo.Side(daemon_host=v("DAEMON_HOST"))
 
+    def timed(argv: list[str]) -> str:
+        # Through the script's timed_skopeo: WERFPULL_TIMEOUT as skopeo's own limit.
+        return shargv(["timed_skopeo", *argv[1:]])
+
     def copy(dest_side: skopeo.Side) -> str:
-        return shargv(skopeo.copy(v("src"), v("dest"), src_side=registry, dest_side=dest_side,
-                                  preserve_digests=v("PRESERVE_DIGESTS"),
-                                  digestfile=v("digestfile")))
+        return timed(skopeo.copy(v("src"), v("dest"), src_side=registry, dest_side=dest_side,
+                                 preserve_digests=v("PRESERVE_DIGESTS"),
+                                 digestfile=v("digestfile")))
     return {
         "skopeo_copy": copy(registry),
         # Into a daemon at DOCKER_HOST: skopeo 1.9 ignores the variable itself.
         "skopeo_copy_daemon": copy(daemon),
-        "skopeo_inspect": shargv(skopeo.inspect_raw(v("ref"), registry)),
-        "skopeo_delete": shargv(skopeo.delete(v("ref"), registry)),
+        "skopeo_inspect": timed(skopeo.inspect_raw(v("ref"), registry)),
+        "skopeo_delete": timed(skopeo.delete(v("ref"), registry)),
         # A docker-daemon stage's image ID is the digest of its config blob.
-        "skopeo_config": shargv(skopeo.inspect_config(v("ref"))),
-        "skopeo_config_daemon": shargv(skopeo.inspect_config(v("ref"), at_daemon)),
+        "skopeo_config": timed(skopeo.inspect_config(v("ref"))),
+        "skopeo_config_daemon": timed(skopeo.inspect_config(v("ref"), at_daemon)),
     }
 
 
@@ -122,7 +126,8 @@ def render(plan: Plan) -> str:
     return environment().get_template("pull.sh.j2").render(
         plan=plan, identity=plan.identity, tool=__version__, repo_path=parse_repo(plan.repo).path,
         tls_verify=skopeo.RegistryOptions.from_json(plan.registry).tls_verify,
-        retries=DEFAULT_RETRIES, permanent=PERMANENT, destinations=destinations(),
+        retries=DEFAULT_RETRIES, max_retries=MAX_RETRIES, permanent=PERMANENT,
+        destinations=destinations(),
         cmd=commands(), stages=[
             {"stage": p.stage, "signature": p.signature, "digest": p.digest,
              "size": "?" if p.size is None else p.size,
