@@ -66,3 +66,18 @@ def test_a_plan_that_is_no_plan_is_refused(tmp_path, content, named):
     path.write_bytes(content)
     for command in (["apply", path, "--force"], ["script", "--plan", path]):
         one_line_error(werfpull(*command), 5, named)
+
+
+def test_a_config_that_is_a_symlink_out_of_the_repository_is_refused(tmp_path):
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("project: elsewhere\nconfigVersion: 1\n---\nimage: a\nfrom: x:1\n")
+    repo = tmp_path / "repo"
+    (repo / "sub").mkdir(parents=True)
+    (repo / "sub" / "real.yaml").write_text(outside.read_text())
+    (repo / "werf.yaml").symlink_to(outside)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    one_line_error(werfpull("signatures", "--dir", repo), 3,
+                   f"werf.yaml: a symlink to {outside}, outside {repo}: refused")
+    (repo / "werf.yaml").unlink()
+    (repo / "werf.yaml").symlink_to("sub/real.yaml")  # inside the repository: fine
+    assert werfpull("signatures", "--dir", repo).returncode == 0
