@@ -20,6 +20,7 @@ Shared helpers: `bench.timing` (subprocess timing, interleaved rounds, statistic
 # module with the interface above plus one line here.
 BENCHMARKS = (
     "bench.signatures",
+    "bench.dockerfile_signatures",
     "bench.plan",
     "bench.build",
     "bench.pull",

@@ -15,6 +15,7 @@ from werfpull.config.model import Config, Image
 from werfpull.errors import UsageError
 from werfpull.inventory.registry import manifest_digest
 from werfpull.refs import Repo
+from werfpull.signatures.dockercontext import DockerContexts
 from werfpull.signatures.gitfiles import GitState
 from werfpull.signatures.signer import ImageStages, Signer
 from werfpull.tools import skopeo
@@ -62,5 +63,6 @@ def load_project(directory: str = ".", config: str | None = None,
     directory = os.path.abspath(directory)
     cfg = load_config(directory, config)
     git = GitState(directory, cfg.path)
-    signer = Signer(cfg, git.tree_for, base_digest(opts or skopeo.RegistryOptions()))
+    signer = Signer(cfg, git.tree_for, base_digest(opts or skopeo.RegistryOptions()),
+                    DockerContexts(git, cfg.path).inputs)
     return Project(cfg, signer.sign_all())

@@ -18,16 +18,17 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from werfpull.builder import files, rootfs
+from werfpull.builder import dockerfile, files, rootfs
 from werfpull.builder.docker import docker_flags
 from werfpull.config.model import GitMapping, Image
 from werfpull.destinations import ContainersStorage
 from werfpull.errors import ConfigError, GitError
 from werfpull.project import Project
 from werfpull.refs import Repo
+from werfpull.signatures.dockercontext import DockerContexts
 from werfpull.signatures.gitfiles import GitState, MappingFiles
 from werfpull.signatures.globs import GlobSet
-from werfpull.signatures.signer import FORMAT, ImageStages
+from werfpull.signatures.signer import FORMAT, ImageStages, Stage
 from werfpull.signatures.stages import BY_NAME
 from werfpull.tools import buildah, git, process, skopeo
 
@@ -62,6 +63,7 @@ class Builder:
             st.signature for s in project.signed for st in s.stages], self.registry))
         self._tree_dir: str | None = None
         self._git = GitState(project_dir, project.config.path)
+        self._contexts = DockerContexts(self._git, project.config.path)
         self._tmp = tempfile.mkdtemp(prefix="werfpull-build-")
 
     def close(self) -> None:
@@ -96,6 +98,9 @@ class Builder:
 
     def _build_stage(self, stages: ImageStages, i: int) -> None:
         image, stage = stages.image, stages.stages[i]
+        if not BY_NAME[stage.name].container:
+            self._build_whole(image, stage)
+            return
         # What this stage starts from or imports is built before its clock starts, so
         # that the report does not count an artifact's build twice.
         base = self._base(image) if i == 0 else self.name(stages.stages[i - 1].signature)
@@ -109,10 +114,8 @@ class Builder:
                         f"cannot start {stage.name} of {image.label} on {base}").strip()
         try:
             self._apply(image, stage.name, ctr)
-            self._run(buildah.config(self.store, ctr, [
-                f"--label=werfpull.stage-format={FORMAT}", f"--label=werfpull.stage={stage.name}",
-                f"--label=werfpull.signature={stage.signature}",
-                f"--label=werfpull.project={self.project.config.project}"]), "cannot label")
+            labels = [f"--label={label}" for label in self._labels(stage)]
+            self._run(buildah.config(self.store, ctr, labels), "cannot label")
             self._run(buildah.commit(self.store, ctr, self.name(stage.signature)),
                       f"cannot commit {image.label} {stage.name}")
         except BaseException:
@@ -124,6 +127,28 @@ class Builder:
         self._existing.add(stage.signature)
         self._record(StageResult(image.name, stage.name, stage.signature, "built",
                                  time.monotonic() - started))
+
+    def _labels(self, stage: Stage) -> list[str]:
+        return [f"werfpull.stage-format={FORMAT}", f"werfpull.stage={stage.name}",
+                f"werfpull.signature={stage.signature}",
+                f"werfpull.project={self.project.config.project}"]
+
+    def _build_whole(self, image: Image, stage: Stage) -> None:
+        """A stage that its hook builds and names itself (a Dockerfile's), not in a
+        container; what it depends on is built before its clock starts."""
+        deps = {d.image: dockerfile.dependency(self.store, self.final(d.image), self.repo.name)
+                for d in image.dockerfile.dependencies}
+        started = time.monotonic()
+        getattr(self, f"build_{BY_NAME[stage.name].build}")(image, stage, deps)
+        self._existing.add(stage.signature)
+        self._record(StageResult(image.name, stage.name, stage.signature, "built",
+                                 time.monotonic() - started))
+
+    def build_dockerfile(self, image: Image, stage: Stage, deps: dict) -> None:
+        builder = dockerfile.DockerfileBuilder(self.store, self.registry, self._tmp,
+                                               self.project_dir, self.project.config.path)
+        builder.build(image, self._contexts.inputs(image), self.name(stage.signature),
+                      self._labels(stage), deps)
 
     def _base(self, image: Image) -> str:
         if image.from_ is not None:

@@ -7,8 +7,12 @@ order (a cycle is a ConfigError naming the chain) and which images a selection n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from werfpull.errors import ConfigError
+
+if TYPE_CHECKING:
+    from werfpull.config.dockerfile import DockerfileSpec
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ class Image:
     document: int
     line: int
     from_line: int = 0  # line of fromImage/fromArtifact, to locate a bad reference
+    dockerfile: DockerfileSpec | None = None  # set for a Dockerfile image (spec 8)
 
     @property
     def label(self) -> str:
@@ -94,7 +99,16 @@ class Image:
             ("image", i.image) if i.image is not None else ("artifact", i.artifact)
             for i in self.imports
         )
+        if self.dockerfile is not None:
+            # A dependency names an image or an artifact; "any" lets either match.
+            refs.extend(("any", d.image) for d in self.dockerfile.dependencies)
         return refs
+
+    @property
+    def stage_kind(self) -> str:
+        """Which stages it has (the `kinds` of the stage table): a Dockerfile image is an
+        image to everyone else, but has the stages of its own kind."""
+        return "dockerfile" if self.dockerfile is not None else self.kind
 
 
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 
+from werfpull.config import dockerfile
 from werfpull.config.model import Config, GitMapping, Image, Import, Mount
 from werfpull.config.yamldoc import Document
 from werfpull.errors import ConfigError
@@ -80,12 +81,13 @@ def _check_names(config: Config) -> None:
     kinds = {i.name: i.kind for i in config.images}
     for image in config.images:
         for kind, ref, key, line in _reference_sites(image):
-            if kinds.get(ref) != kind:
+            if ref not in kinds or kind not in ("any", kinds[ref]):
                 other = f" ({ref!r} is an {kinds[ref]})" if ref in kinds else ""
                 near = difflib.get_close_matches(
-                    ref, [n for n, k in kinds.items() if k == kind and n], n=1)
+                    ref, [n for n, k in kinds.items() if kind in ("any", k) and n], n=1)
+                what = "image or artifact" if kind == "any" else kind
                 raise ConfigError(
-                    f"{image.label} references unknown {kind} {ref!r}{other}",
+                    f"{image.label} references unknown {what} {ref!r}{other}",
                     file=config.path, line=line, document=f"document {image.document}",
                     key=key, hint=f"did you mean {near[0]!r}?" if near else None,
                 )
@@ -101,6 +103,9 @@ def _reference_sites(image: Image) -> list[tuple[str, str, str, int]]:
     for i, imp in enumerate(image.imports):
         kind = "image" if imp.image is not None else "artifact"
         sites.append((kind, imp.source, f"import[{i}].{kind}", imp.line))
+    if image.dockerfile is not None:
+        sites.extend(("any", d.image, f"dependencies[{i}].image", d.line)
+                     for i, d in enumerate(image.dockerfile.dependencies))
     return sites
 
 
@@ -185,6 +190,13 @@ class _Parser:
         names = self._names(kind, data[kind])
         shown = ("~" if n is None else n for n in names)
         self.label = f"document {self.doc.index} ({kind} {', '.join(shown)})"
+        if "dockerfile" in data and data["dockerfile"] is None:
+            data = {k: v for k, v in data.items() if k != "dockerfile"}  # null is absent
+        if "dockerfile" in data:
+            if kind == "artifact":
+                raise self.error(("dockerfile",), "an artifact cannot be built from a"
+                                 " Dockerfile: declare it with 'image'")
+            return dockerfile.parse_image(self, names, data)
         allowed = IMAGE_KEYS if kind == "image" else tuple(
             "artifact" if k == "image" else k for k in IMAGE_KEYS if k != "docker")
         body = self.mapping((), data, allowed)

@@ -65,6 +65,9 @@ def _consumed_by_rebuild(artifact: str, by_name: dict, chosen: dict, needed: dic
 
 def _consuming_stages(image: Image, artifact: str) -> list[str]:
     stages = ["from"] if image.from_artifact == artifact else []
+    if image.dockerfile is not None and any(d.image == artifact
+                                            for d in image.dockerfile.dependencies):
+        stages.append("dockerfile")  # a Dockerfile image consumes in its one build stage
     return stages + [i.stage for i in image.imports if i.artifact == artifact]
 
 
@@ -84,13 +87,18 @@ def _image_plan(stages: ImageStages, k: int, needed: bool, inv: Inventory,
                          states[k].signature if k >= 0 else None, reason)
     selected = states[k].signature if k >= 0 and needed else None
     return ImagePlan(stages.image.name, stages.image.kind, needed, states, selected,
-                     _reason(states, k, needed, inv.differs))
+                     _reason(states, k, needed, inv.differs,
+                             stages.image.dockerfile is not None))
 
 
-def _reason(states: list[StageState], k: int, needed: bool, differs: set[str]) -> str:
+def _reason(states: list[StageState], k: int, needed: bool, differs: set[str],
+            dockerfile: bool = False) -> str:
     if not needed:
         return "not needed: every consumer is cached past the stage that uses it"
     if k < 0:
+        if dockerfile:
+            return "the Dockerfile's inputs changed since the last push: nothing to pull," \
+                   " building from scratch"
         return "no stage in the registry or the destination: building from the base image"
     chosen = states[k]
     if chosen.signature in differs:
@@ -98,6 +106,8 @@ def _reason(states: list[StageState], k: int, needed: bool, differs: set[str]) -
     if k == len(states) - 1:
         if chosen.local:
             return "up to date: the final stage is already local, nothing to pull"
+        if dockerfile and chosen.name == "dockerfile":
+            return "up to date in the registry: pulling dockerfile"
         return f"up to date in the registry: pulling the final stage {chosen.name}"
     changed = states[k + 1].name
     if chosen.local:

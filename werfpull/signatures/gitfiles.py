@@ -74,24 +74,41 @@ class GitState:
         return self._remote_tree(mapping)
 
     def _local_tree(self, mapping: GitMapping) -> list[Entry]:
+        return self.local_tree(mapping.line, f"git[{mapping.index}]")
+
+    def _config_dir(self) -> str:
+        return os.path.join(self.project_dir, os.path.dirname(self.config_path)) or "."
+
+    def local_tree(self, line: int | None, key: str, what: str = "git mappings") -> list[Entry]:
+        """HEAD's tree of the repository that holds werf.yaml; `line`, `key` and `what`
+        say who needs it when there is none."""
         if ("local",) not in self._trees:
             # The repository that holds werf.yaml (spec 5), even when --config points
             # outside the project directory.
-            where = os.path.join(self.project_dir, os.path.dirname(self.config_path)) or "."
+            where = self._config_dir()
             root = git.repo_root(where)
             if root is None:
-                raise GitError("git mappings need a git repository, but "
+                raise GitError(f"{what} need a git repository, but "
                                f"{where} is not inside one",
-                               file=self.config_path, line=mapping.line,
-                               key=f"git[{mapping.index}]",
-                               hint="run 'git init' and commit, or remove the git mapping")
+                               file=self.config_path, line=line, key=key,
+                               hint="run 'git init' and commit" + (
+                                   ", or remove the git mapping" if key.startswith("git[")
+                                   else ""))
             commit = git.head_commit(root)
             if commit is None:
-                raise GitError(f"git mappings need a commit, but the repository at {root}"
-                               " has none", file=self.config_path, line=mapping.line,
-                               key=f"git[{mapping.index}]", hint="commit the files first")
+                raise GitError(f"{what} need a commit, but the repository at {root}"
+                               " has none", file=self.config_path, line=line,
+                               key=key, hint="commit the files first")
             self._trees[("local",)] = git.list_tree(root, commit)
+            self.local_root = root
         return self._trees[("local",)]
+
+    def config_prefix(self) -> str:
+        """The directory of werf.yaml from the repository root ("" for the root); call
+        after local_tree."""
+        rel = os.path.relpath(os.path.realpath(self._config_dir()),
+                              os.path.realpath(self.local_root))
+        return "" if rel == "." else rel.replace(os.sep, "/")
 
     def _remote_tree(self, mapping: GitMapping) -> list[Entry]:
         ref = mapping.commit or (f"refs/tags/{mapping.tag}" if mapping.tag else None) or (

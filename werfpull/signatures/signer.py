@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from werfpull.config.model import Config, GitMapping, Image
+from werfpull.signatures.dockercontext import DockerfileInputs
+from werfpull.signatures.dockerdeps import dockerfile_deps
 from werfpull.signatures.gitfiles import MappingFiles
 from werfpull.signatures.stages import BY_NAME, stages_of
 from werfpull.tools.git import Entry
@@ -53,15 +55,18 @@ class ImageStages:
 
 TreeFor = Callable[[GitMapping], list[Entry]]
 FromDigest = Callable[[str], str]
+ContextFor = Callable[[Image], DockerfileInputs]
 
 
 class Signer:
     """Signs every image and artifact of a config in dependency order."""
 
-    def __init__(self, config: Config, tree_for: TreeFor, from_digest: FromDigest | None = None):
+    def __init__(self, config: Config, tree_for: TreeFor, from_digest: FromDigest | None = None,
+                 context_for: ContextFor | None = None):
         self.config = config
         self.tree_for = tree_for
         self.from_digest = from_digest
+        self.context_for = context_for
         self._files: dict[tuple, MappingFiles] = {}
 
     def sign_all(self) -> list[ImageStages]:
@@ -74,7 +79,7 @@ class Signer:
     def sign(self, image: Image, done: dict) -> ImageStages:
         finals = _Finals(done)  # a view: copying `done` per image made signing quadratic
         stages, prev = [], ""
-        for kind in stages_of(image.kind):
+        for kind in stages_of(image.stage_kind):
             deps = getattr(self, f"deps_{kind.deps}")(image, kind.name, finals)
             if deps is None:
                 continue
@@ -132,6 +137,9 @@ class Signer:
 
     def deps_docker(self, image: Image, stage: str, finals: dict) -> dict | None:
         return {"docker": image.docker} if image.docker else None
+
+    def deps_dockerfile(self, image: Image, stage: str, finals: dict) -> dict:
+        return dockerfile_deps(self.config.project, image, self.context_for(image), finals)
 
     def files(self, mapping: GitMapping) -> MappingFiles:
         key = (mapping.url, mapping.branch, mapping.tag, mapping.commit, mapping.add,

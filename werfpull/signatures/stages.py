@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 IMAGE = "image"
 ARTIFACT = "artifact"
+DOCKERFILE = "dockerfile"  # an image built from a Dockerfile (spec section 8)
 
 
 @dataclass(frozen=True)
@@ -22,12 +23,16 @@ class StageKind:
     build: str  # Builder.build_<build>(image, stage, container)
     user: bool = False  # a shell/ansible section's stage
     imports_at: tuple[str, str] | None = None  # (before|after, install|setup) of imports
+    container: bool = True  # built in a container of the previous stage (or the base)
 
 
 _BOTH = frozenset((IMAGE, ARTIFACT))
 _IMAGE = frozenset((IMAGE,))
 
 STAGES: tuple[StageKind, ...] = (
+    # Built whole by `buildah build`, not in a container of the stage before it.
+    StageKind("dockerfile", frozenset((DOCKERFILE,)), deps="dockerfile", build="dockerfile",
+              container=False),
     StageKind("from", _BOTH, deps="from", build="from"),
     StageKind("beforeInstall", _BOTH, deps="user", build="user", user=True),
     StageKind("importsBeforeInstall", _BOTH, deps="imports", build="imports",
@@ -60,3 +65,4 @@ def stages_of(kind: str) -> tuple[StageKind, ...]:
 
 IMAGE_STAGES = tuple(s.name for s in stages_of(IMAGE))
 ARTIFACT_STAGES = tuple(s.name for s in stages_of(ARTIFACT))
+DOCKERFILE_STAGES = tuple(s.name for s in stages_of(DOCKERFILE))

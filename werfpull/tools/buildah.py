@@ -57,3 +57,31 @@ def images_json(store: list[str]) -> list[str]:
 
 def inspect_image(store: list[str], name: str) -> list[str]:
     return _cmd(store, "inspect", "--type=image", name)
+
+
+VERSION_NOTE = "1.28"  # Debian 12's, which the builder supports
+
+
+def build(store: list[str], context: str, *, dockerfile: str, ignorefile: str, tag: str,
+          target: str | None, build_args: dict[str, str], labels: list[str],
+          secrets: list[str], ssh: str | None, network: str | None, add_hosts: list[str],
+          registry=None) -> list[str]:
+    """`buildah build` of one Dockerfile image for the host's platform, never pulling an
+    image the store already holds (stages of this project are local by name)."""
+    flags = ["--isolation=chroot", "--pull=false", "--quiet", f"--file={dockerfile}",
+             f"--ignorefile={ignorefile}", f"--tag={tag}"]
+    if target is not None:
+        flags.append(f"--target={target}")
+    flags += [f"--build-arg={k}={v}" for k, v in build_args.items()]
+    flags += [f"--label={label}" for label in labels]
+    flags += [f"--secret={s}" for s in secrets]
+    if ssh is not None:
+        flags.append(f"--ssh={ssh}")
+    if network is not None:
+        flags.append(f"--network={network}")
+    flags += [f"--add-host={h}" for h in add_hosts]
+    if registry is not None:
+        flags.append(f"--tls-verify={'true' if registry.tls_verify else 'false'}")
+        if registry.authfile:
+            flags.append(f"--authfile={registry.authfile}")
+    return _cmd(store, "build", *flags, context)
