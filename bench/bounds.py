@@ -35,8 +35,11 @@ TITLE = "Resource bounds: 10, 100 and 1,000 images; a large stage"
 SIZES = (10, 100, 1000)
 # Signing alone once more at 10x the largest size: signing was quadratic in the number
 # of images (20,000 took ~2 minutes) until the signer stopped copying its finals per
-# image (issue 12); 10,000 images must cost at most LINEAR x 1,000's above the floor.
+# image (issue 12). 10x the images may cost at most SIGN_LINEAR x the time above the
+# floor: twice linear, for the noise of a 30 s run against a 3 s one, where quadratic
+# growth is 100x.
 SIGN_LARGE = 10_000
+SIGN_LINEAR = 20.0
 SMALL_MB = 2
 LARGE_MB, LARGE_MB_QUICK = 200, 50
 LINEAR = 10.0  # 10x the images: at most 10x the cost above the floor
@@ -222,7 +225,8 @@ def run(quick: bool) -> dict:
         ]
     headline.append({"metric": f"signatures: time above floor, {SIGN_LARGE} / 1000 images",
                      "value": analysis["sign_large_ratio"], "unit": "x",
-                     "target": f"<= {LINEAR:.0f}x", "met": analysis["sign_large_ratio"] <= LINEAR})
+                     "target": f"<= {SIGN_LINEAR:.0f}x",
+                     "met": analysis["sign_large_ratio"] <= SIGN_LINEAR})
     headline.append({"metric": f"pull peak RSS, {large_mb} MB / {SMALL_MB} MB stage",
                      "value": flat, "unit": "x", "target": f"<= {FLAT:.2f}x",
                      "met": flat <= FLAT})
@@ -351,7 +355,8 @@ def markdown(result: dict) -> str:
         f"stages): **{report.seconds(st[f'signatures {SIGN_LARGE}']['median'])}**, "
         f"{_mib(rss[f'signatures {SIGN_LARGE}'])} peak RSS; "
         f"{a['sign_large_ratio']:.2f}x the time of 1,000 images above the floor "
-        f"(target <= {LINEAR:.0f}x: {'met' if a['sign_large_ratio'] <= LINEAR else 'MISSED'}; "
+        f"(target <= {SIGN_LINEAR:.0f}x, quadratic would be 100x: "
+        f"{'met' if a['sign_large_ratio'] <= SIGN_LINEAR else 'MISSED'}; "
         "before the signer stopped copying every final signature per image, 20,000 images "
         "took about 2 minutes).\n\n"
         "### A large stage\n\n"
