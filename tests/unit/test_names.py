@@ -89,3 +89,25 @@ def test_names_reach_a_terminal_escaped(tmp_path):
     piped = subprocess.run([sys.executable, "-m", "werfpull", "signatures", "--dir",
                             str(tmp_path)], capture_output=True, env=env, timeout=60)
     assert b"image x\x1b]0;owned\x07" in piped.stdout  # a pipe gets the bytes as they are
+
+
+@pytest.mark.parametrize("edit, field, problem", [
+    (lambda d: d["pulls"][0].update(size=10**400), "'pulls[0].size'", "is not a byte count"),
+    (lambda d: d.update(download=2**63), "'download'", "is not a byte count"),
+    (lambda d: d["pulls"].append(dict(d["pulls"][0])), "'pulls[1].signature'",
+     "repeats pulls[0]"),
+], ids=["huge-size", "huge-download", "duplicate-pull"])
+def test_a_plan_file_with_impossible_numbers_or_repeats_is_refused(edit, field, problem):
+    data = json.loads(plan().dumps())
+    edit(data)
+    with pytest.raises(PlanError) as err:
+        plan_from_json(data, "plan.json")
+    assert f"{field} {problem}" in str(err.value)
+
+
+def test_a_manifest_declaring_an_impossible_size_is_malformed():
+    from werfpull.inventory.model import MalformedManifest, Manifest
+    doc = {"config": {"digest": "sha256:" + "1" * 64, "size": 2},
+           "layers": [{"digest": "sha256:" + "2" * 64, "size": 2**63}]}
+    with pytest.raises(MalformedManifest, match="layers"):
+        Manifest.parse(json.dumps(doc).encode())

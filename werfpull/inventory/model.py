@@ -63,6 +63,6 @@ def _descriptor(blob, at: str) -> tuple[str, int]:
     digest, size = blob.get("digest"), blob.get("size", 0)
     if not (isinstance(digest, str) and DIGEST_RE.fullmatch(digest)):
         raise MalformedManifest(f"'{at}.digest' is not a sha256 digest")
-    if type(size) is not int or size < 0:
+    if type(size) is not int or not 0 <= size < 2**63:  # OCI sizes are int64
         raise MalformedManifest(f"'{at}.size' is not a byte count: {json.dumps(size)[:40]}")
     return digest, size

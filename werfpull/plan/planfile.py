@@ -66,8 +66,13 @@ def plan_from_json(data, path: str = "plan") -> Plan:
             raise check.bad(f"registry.{key}", "is not a known boolean registry option")
     images = [_image(check, i, raw) for i, raw in enumerate(check.field(data, "images", list))]
     pulls = [_pull(check, i, raw) for i, raw in enumerate(check.field(data, "pulls", list))]
+    seen: dict[str, int] = {}
+    for i, pull in enumerate(pulls):
+        if pull.signature in seen:
+            raise check.bad(f"pulls[{i}].signature", f"repeats pulls[{seen[pull.signature]}]")
+        seen[pull.signature] = i
     download = data.get("download")
-    if download is not None and (type(download) is not int or download < 0):
+    if download is not None and not _count(download):
         raise check.bad("download", "is not a byte count")
     return Plan(repo=repo, dest=data["dest"], dest_reason=data["dest_reason"],
                 registry=registry, project=data["project"],
@@ -82,6 +87,11 @@ def _inventory(check, data: dict) -> str:
     if inventory not in ("auto", "probe", "list"):
         raise check.bad("inventory", "is not auto, probe or list")
     return inventory
+
+
+def _count(value) -> bool:
+    """A byte count a registry can declare: OCI sizes are int64."""
+    return type(value) is int and 0 <= value < 2**63
 
 
 def _check_dest(check, dest: str) -> None:
@@ -130,12 +140,12 @@ def _pull(check, i: int, raw) -> Pull:
     if not DIGEST_RE.fullmatch(check.field(raw, "digest", str, at)):
         raise check.bad(f"{at}.digest", "is not a sha256 digest")
     size = raw.get("size")
-    if size is not None and (type(size) is not int or size < 0):
+    if size is not None and not _count(size):
         raise check.bad(f"{at}.size", "is not a byte count")
     layers = check.field(raw, "layers", list, at)
     for j, layer in enumerate(layers):
         if not (isinstance(layer, list) and len(layer) == 2 and isinstance(layer[0], str)
-                and DIGEST_RE.fullmatch(layer[0]) and type(layer[1]) is int and layer[1] >= 0):
+                and DIGEST_RE.fullmatch(layer[0]) and _count(layer[1])):
             raise check.bad(f"{at}.layers[{j}]", "is not [sha256 digest, size]")
     images = check.field(raw, "images", list, at)
     if any(n is not None and not isinstance(n, str) for n in images):
