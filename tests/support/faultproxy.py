@@ -542,8 +542,10 @@ def _pump(src: socket.socket, dst: socket.socket, stopping: threading.Event, on_
         idle_since = time.monotonic()
         if before is not None:
             before(data)
-        dst.sendall(data)
+        # Counted (and throttled) before it goes: counted after, a client that has read
+        # the whole response could look at the counters before the last chunk is in.
         on_chunk(len(data))
+        dst.sendall(data)
     return
 
 
