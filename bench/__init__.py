@@ -25,4 +25,5 @@ BENCHMARKS = (
     "bench.build",
     "bench.pull",
     "bench.bounds",
+    "bench.cleanup",
 )

@@ -85,6 +85,9 @@ class PlanGroup:
                        " (default: what this host has)")
         p.add_argument("--inventory", choices=("auto", "probe", "list"), default="auto",
                        help="how to learn which stages the registry has")
+        p.add_argument("--platform", action="append", default=[], metavar="PLATFORM",
+                       dest="platforms", help="plan only this platform of images built for"
+                       " several (repeatable; default: all)")
         ProjectGroup.add(p)
         RegistryGroup.add(p)
 
@@ -94,7 +97,7 @@ class PlanGroup:
         return PlanRequest(repo=args.repo, images=args.images, directory=project.directory,
                            config=project.config, all_stages=args.all_stages, dest=args.dest,
                            registry=RegistryGroup.build(args), inventory=args.inventory,
-                           retries=args.retries)
+                           retries=args.retries, platforms=args.platforms)
 
 
 class ApplyGroup:

@@ -87,9 +87,9 @@ def parse_config(text: str, path: str = "werf.yaml", rendered: bool = False) -> 
     '{{' produced by the template, e.g. for ansible); the digest covers this text."""
     if not rendered:
         _refuse_templates(text, path)
-    project, images = parse_documents(load_documents(text, path), path)
+    project, images, build = parse_documents(load_documents(text, path), path)
     config = Config(path=path, project=project, images=images,
-                    digest=sha256_digest(text.encode("utf-8")), text=text)
+                    digest=sha256_digest(text.encode("utf-8")), text=text, build=build)
     check(config)
     return config
 

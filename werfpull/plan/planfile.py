@@ -47,6 +47,9 @@ def load_plan(path: str) -> Plan:
 def plan_from_json(data, path: str = "plan") -> Plan:
     check = _Checker(path)
     check.type("", data, dict)
+    if data.get("kind") == "werfpull-cleanup":
+        raise PlanError(f"{path}: this is a cleanup plan, not a pull plan",
+                        hint="apply it with `werfpull cleanup apply`")
     if data.get("format") != FORMAT:
         raise PlanError(f"{path}: plan format {data.get('format')!r} is not {FORMAT}",
                         hint="plan again with this werfpull")
@@ -126,7 +129,18 @@ def _image(check, i: int, raw) -> ImagePlan:
             isinstance(selected, str) and SIGNATURE_RE.fullmatch(selected)):
         raise check.bad(f"{at}.selected", "is not a signature or null")
     return ImagePlan(name, check.field(raw, "kind", str, at), check.field(raw, "needed", bool, at),
-                     stages, selected, check.field(raw, "reason", str, at))
+                     stages, selected, check.field(raw, "reason", str, at),
+                     **_where(check, raw, at))
+
+
+def _where(check, raw: dict, at: str) -> dict:
+    """The optional `platform` and `upto` of an image entry (absent in older plans)."""
+    platform, upto = raw.get("platform"), raw.get("upto")
+    if "platform" in raw and not (isinstance(platform, str) and platform):
+        raise check.bad(f"{at}.platform", "is not a platform name")
+    if "upto" in raw and upto not in BY_NAME:
+        raise check.bad(f"{at}.upto", "is not a stage name")
+    return {"platform": platform, "upto": upto}
 
 
 def _pull(check, i: int, raw) -> Pull:
