@@ -130,7 +130,7 @@ def test_an_import_through_a_symlink_reads_the_artifact_not_the_host(git_repo, h
     proc = werfpull("build", "--dir", str(git_repo.path), "--storage", host.store, check=False)
     # /out/data inside the artifact is {secret}/data inside the artifact: not there.
     assert proc.returncode == 3, proc.stderr
-    assert "import of /out/data from tools: no such path in its final stage" in proc.stderr
+    assert "import of /out/data from tools: no such path in it" in proc.stderr
 
 
 def test_a_build_dir_name_never_chooses_the_host_directory(git_repo, host, tmp_path,
