@@ -16,10 +16,11 @@ import os
 import shutil
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from werfpull.builder import dockerfile, files
+from werfpull.builder import dockerfile, files, rootfs
 from werfpull.builder.docker import docker_flags
 from werfpull.builder.imagespec import spec_flags
 from werfpull.builder.werf2 import dependency_env, host_platform, secret_volumes
@@ -269,7 +270,8 @@ class Builder:
                 host = os.path.join(self.project_dir, m.from_path)
             elif m.from_ == "build_dir":
                 host = os.path.join(os.path.expanduser("~/.cache/werfpull/build_dir"),
-                                    self.project.config.project, str(image.name))
+                                    _component(self.project.config.project),
+                                    _component(str(image.name)))
             else:
                 host = tempfile.mkdtemp(dir=self._tmp)
             os.makedirs(host, exist_ok=True)
@@ -300,23 +302,22 @@ class Builder:
         for rel, entry in mapped.items:
             target = mapping.to if single else os.path.join(mapping.to, rel)
             placed[files.in_image(target)] = entry
-        state = os.path.join(root, STATE_DIR, str(mapping.index))
-        for old in files.read_lines(state):
+        state = os.path.join(STATE_DIR, str(mapping.index))
+        for old in files.read_lines(rootfs.resolve(root, state)):
             if old not in placed:
                 files.remove(root, old)
         tree = self._tree()
         for target, entry in placed.items():
             if entry.line.startswith("160000"):
                 continue  # a submodule: a commit, not a file
-            files.place(os.path.join(tree, entry.path), root + target)
-            files.chown(root, root + target, mapping.owner, mapping.group)
+            files.place(os.path.join(tree, entry.path), root, target)
+            files.chown(root, target, mapping.owner, mapping.group)
         # The mapping's directories belong to its owner too, from `to` down (never "/").
         top = files.in_image(mapping.to)
         dirs = {d for t in placed for d in files.parents(os.path.dirname(t), top)}
         for directory in sorted(dirs):
-            files.chown(root, root + directory, mapping.owner, mapping.group)
-        os.makedirs(os.path.dirname(state), exist_ok=True)
-        with open(state, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            files.chown(root, directory, mapping.owner, mapping.group)
+        with open(rootfs.entry(root, state), "w", encoding="utf-8", errors="surrogateescape") as fh:
             fh.write("".join(f"{t}\n" for t in sorted(placed)))
 
     def _tree(self) -> str:
@@ -346,15 +347,15 @@ class Builder:
                                               self.final(imp.source, imp.source_stage), False)
                 src_ctr = self._run(argv, f"cannot open {imp.from_ or imp.source}").strip()
                 try:
-                    src = os.path.join(self._mounted(src_ctr), imp.add.lstrip("/"))
+                    src = rootfs.resolve(self._mounted(src_ctr), imp.add, follow_last=False)
                     if not os.path.lexists(src):
                         # Copying nothing would hide a typo until the image is run.
                         raise ConfigError(f"{image.label}: import of {imp.add} from"
                                           f" {imp.from_ or imp.source}: no such path in it",
                                           file=self.project.config.path, line=imp.line)
-                    files.copy_filtered(src, root + files.in_image(imp.to),
+                    files.copy_filtered(src, root, files.in_image(imp.to),
                                         GlobSet(imp.include_paths), GlobSet(imp.exclude_paths))
-                    files.chown(root, root + files.in_image(imp.to), imp.owner, imp.group,
+                    files.chown(root, files.in_image(imp.to), imp.owner, imp.group,
                                 recursive=True)
                 finally:
                     process.run(buildah.rm(self.store, src_ctr))
@@ -366,6 +367,15 @@ class Builder:
         if not result.ok:
             raise result.error(f"{what}: {result.last_line}")
         return result.stdout.decode()
+
+
+def _component(name: str) -> str:
+    """`name` as one directory name: a project or image called "../x" or "a/b" must not
+    choose which host directory is mounted read-write into the build."""
+    quoted = urllib.parse.quote(name, safe="")
+    if quoted.strip(".") == "":
+        return quoted.replace(".", "%2E") or "%"
+    return quoted
 
 
 # What `buildah run` adds after a failing command's own output.

@@ -6,6 +6,7 @@ The CLI prints what these return; nothing here prints or decides anything.
 from __future__ import annotations
 
 import json
+import re
 
 from werfpull.plan.model import Plan
 from werfpull.plan.planner import download_bytes
@@ -152,6 +153,28 @@ def push_summary(outcome, repo: str) -> str:
     return (f"Pushed {len(outcome.pulled)} stage(s) in {outcome.seconds:.1f} s;"
             f" {len(outcome.skipped)} already in {repo}\n")
 
+
+_TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+class ForTerminal:
+    """A text stream to a terminal that shows control characters as `\\xNN`: a name
+    holding ESC or CR must not recolour, move or erase what the user reads. Pipes and
+    files get the bytes unchanged (a script written to stdout stays exact)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(_TERMINAL_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
+        return len(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def for_terminal(stream):
+    return ForTerminal(stream) if stream.isatty() else stream
 
 def cleanup_plan_text(plan) -> str:
     """A cleanup plan for review: per reference what it keeps, then what goes."""

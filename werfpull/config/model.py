@@ -154,6 +154,7 @@ class Config:
     digest: str  # sha256 of the config text
     text: str = field(repr=False, default="")
     build: dict = field(default_factory=dict)  # meta `build`, nulls dropped (section 7)
+    _by_name: dict = field(repr=False, default_factory=dict, compare=False)
 
     @property
     def build_cache_version(self) -> str | None:
@@ -164,10 +165,12 @@ class Config:
         return self.build.get("imageSpec")
 
     def get(self, name: str | None) -> Image:
-        for image in self.images:
-            if image.name == name:
-                return image
-        raise KeyError(name)
+        # An index, built once: a scan per reference made large configs quadratic.
+        if len(self._by_name) != len(self.images):
+            self._by_name = {}
+            for image in self.images:
+                self._by_name.setdefault(image.name, image)
+        return self._by_name[name]
 
     def order(self) -> list[Image]:
         """Images and artifacts so that every one comes after what it references."""
