@@ -121,3 +121,17 @@ def test_a_commit_without_the_config_has_no_stages(git_repo):
     signed = history.sign_all(log, {c.sha for c in log})
     assert signed[first].problem == "no werf.yaml in this commit"
     assert not signed[first].images
+
+
+def test_every_platform_chain_of_an_image_counts(git_repo):
+    git_repo.write("werf.yaml", "project: plat\nconfigVersion: 1\nbuild:\n"
+                   "  platform: [linux/amd64, linux/arm64]\n---\nimage: app\nfrom: alpine:3\n"
+                   "shell:\n  install: make\n")
+    commit = git_repo.commit("platforms")
+    history = History(str(git_repo.path), None, None)
+    log = history.commits([r.commit for r in history.references()[0]])
+    signed = history.sign_all(log, {commit})
+    chains = load_project(str(git_repo.path)).signed
+    assert len(chains) == 2
+    assert [st.signature for st in signed[commit].images["app"].stages] == \
+        [st.signature for chain in chains for st in chain.stages]

@@ -88,7 +88,8 @@ def test_plan_json_round_trip_through_apply(published, daemon):
     path = published.save_plan("docker-daemon")
     plan = json.loads(path.read_text())
 
-    proc = werfpull("apply", path, "--dir", published.dir, "--format", "json")
+    proc = werfpull("apply", path, "--dir", published.dir, "--insecure-registry",
+                    "--format", "json")
 
     assert proc.returncode == 0, proc.stderr
     assert daemon.images() == image_ids(plan)

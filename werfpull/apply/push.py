@@ -47,6 +47,9 @@ class PushFrom:
             f"docker://{self.repo.tagged(pull.signature)}", dest_side=self.opts.side,
             preserve_digests=False, digestfile=digestfile)
 
+    def before(self, pull: Pull) -> Exception | None:
+        return None
+
     def lock(self):
         return self.store.lock()
 

@@ -54,9 +54,9 @@ def parse_meta_tolerant(text: str, path: str) -> tuple[Config, list]:
         schema_docs[0] = type(meta)(meta.index, meta.line,
                                     {k: v for k, v in meta.data.items() if k != "cleanup"},
                                     meta.lines)
-    project, images = parse_documents(schema_docs, path)
+    project, images, build = parse_documents(schema_docs, path)
     config = Config(path=path, project=project, images=images,
-                    digest=sha256_digest(text.encode("utf-8")), text=text)
+                    digest=sha256_digest(text.encode("utf-8")), text=text, build=build)
     check(config)
     return config, docs
 
@@ -203,7 +203,14 @@ class History:
             signed = signer.sign_all()
         except ConfigError as exc:
             return Signed(problem=f"it does not sign: {exc.message}")
-        return Signed(images={s.image.name: s for s in signed},  # unnamed: None
+        # One entry per image: with platforms, the stages of all its chains together.
+        images: dict = {}
+        for chain in signed:  # unnamed: None
+            if chain.image.name in images:
+                images[chain.image.name].stages.extend(chain.stages)
+            else:
+                images[chain.image.name] = ImageStages(chain.image, list(chain.stages))
+        return Signed(images=images,
                       needs={i.name: [n.name for n in config.needed_closure([i.name])]
                              for i in config.images})
 

@@ -18,6 +18,7 @@ from werfpull.atomic import write_atomic
 from werfpull.cli import views
 from werfpull.cli.options import ApplyGroup, PlanGroup, ProjectGroup, RegistryGroup, add_format
 from werfpull.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, WerfpullError
+from werfpull.tools import process
 
 log = logging.getLogger("werfpull")
 
@@ -332,6 +333,7 @@ def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    sys.stdout, sys.stderr = views.for_terminal(sys.stdout), views.for_terminal(sys.stderr)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="werfpull: %(message)s", stream=sys.stderr)
     signal.signal(signal.SIGTERM, _sigterm)
@@ -341,9 +343,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"werfpull: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
+        process.halt()  # whatever phase it came in, no child outlives werfpull
         print("werfpull: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Terminated:
+        process.halt()
         print("werfpull: terminated", file=sys.stderr)
         return EXIT_TERMINATED
     except BrokenPipeError:

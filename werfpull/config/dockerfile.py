@@ -105,6 +105,10 @@ def _image(p, name, spec: DockerfileSpec) -> Image:
         from_latest=False, from_cache_version=None, builder="shell",
         instructions={}, cache_version=None, stage_cache_versions={}, git=(), mounts=(),
         imports=(), docker=None, document=p.doc.index, line=p.doc.line, dockerfile=spec,
+        # the section 7 keys, read by the signer, planner and builder as for any image
+        final=spec.final, image_cache_version=spec.cache_version,
+        platforms=tuple(dict.fromkeys(spec.platform)) or p.build.get("platform", ()),
+        image_spec=spec.image_spec,
     )
 
 

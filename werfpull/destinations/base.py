@@ -97,8 +97,6 @@ class Destination:
 def probe_each(refs: dict[str, str], *, config: bool = False) -> dict[str, str]:
     """{key: manifest digest, or with `config` its config digest} of the local references
     `refs` ({key: ref}) that exist, one `skopeo inspect` each, in parallel."""
-    from concurrent.futures import ThreadPoolExecutor
-
     def one(ref: str) -> str | None:
         result = process.run(skopeo.inspect_raw(ref))
         if result.ok:
@@ -110,6 +108,5 @@ def probe_each(refs: dict[str, str], *, config: bool = False) -> dict[str, str]:
         raise result.error(f"cannot read {ref}: {message(result.stderr)}")
 
     keys = list(refs)
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(keys)))) as pool:
-        found = list(pool.map(one, [refs[k] for k in keys]))
+    found = process.parallel(one, [refs[k] for k in keys], 8)
     return {k: d for k, d in zip(keys, found, strict=True) if d is not None}

@@ -2,7 +2,8 @@
 
 skopeo rewrites index.json in place (truncate, then write) and without a lock, so every
 write holds werfpull's flock on the layout, one copy at a time, and an index a killed
-copy left torn is put back as it was.
+copy left torn is put back as it was (one left torn by a killed werfpull is repaired:
+oci_index.py).
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import contextlib
 import fcntl
 import json
 import os
+import time
 
 from werfpull.atomic import write_atomic
 from werfpull.destinations.base import Destination
+from werfpull.destinations.oci_index import TornIndex, parse_index, remove_partial_blobs, repair
 from werfpull.errors import UsageError
 from werfpull.refs import Repo
 
@@ -31,8 +34,11 @@ class OCILayout(Destination):
         if not text.startswith("oci:"):
             return None
         path = text[4:]
-        if not path or ":" in path:
-            raise UsageError(f"--dest {text!r}: expected oci:DIR, a directory path without ':'")
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise UsageError(f"--dest {text!r}: {path} is a file, not a directory")
+        if not path or ":" in os.path.abspath(path):
+            raise UsageError(f"--dest {text!r}: expected oci:DIR, a directory path without ':'"
+                             " (also in the working directory of a relative DIR)")
         return cls(os.path.abspath(path))
 
     @property
@@ -44,8 +50,14 @@ class OCILayout(Destination):
 
     @contextlib.contextmanager
     def lock(self):
-        os.makedirs(self.location, exist_ok=True)
+        try:
+            os.makedirs(self.location, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--dest oci:{self.location}: cannot create the layout:"
+                             f" {exc.strerror or exc}") from None
         with oci_lock(self.location, exclusive=True):
+            repair(self.location)
+            remove_partial_blobs(self.location, time.time())
             saved = _read_bytes(os.path.join(self.location, "index.json"))
             try:
                 yield
@@ -78,9 +90,10 @@ def oci_lock(directory: str, *, exclusive: bool):
     """
     try:
         fh = open(os.path.join(directory, OCI_LOCK), "a")
-    except OSError:
+    except OSError as exc:
         if exclusive:
-            raise
+            raise UsageError(f"oci:{directory}: cannot write the layout:"
+                             f" {exc.strerror or exc}") from None
         yield  # a layout we may read but not write: no werfpull can write it either
         return
     with fh:  # closing the file releases the lock
@@ -89,17 +102,23 @@ def oci_lock(directory: str, *, exclusive: bool):
 
 
 def oci_refs(directory: str) -> dict[str, str]:
-    """{ref name: manifest digest} of an OCI layout; empty when there is none yet."""
+    """{ref name: manifest digest} of an OCI layout; empty when there is none yet. A torn
+    index is repaired first (oci_index.py)."""
     if not os.path.isdir(directory):
         return {}
     try:
-        with oci_lock(directory, exclusive=False), \
-                open(os.path.join(directory, "index.json"), encoding="utf-8") as fh:
-            index = json.load(fh)
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{directory}/index.json is not a readable OCI index: {exc}") from None
+        with oci_lock(directory, exclusive=False):
+            raw = _read_bytes(os.path.join(directory, "index.json"))
+        if raw is None:
+            return {}
+        try:
+            index = parse_index(directory, raw)
+        except TornIndex:
+            with oci_lock(directory, exclusive=True):
+                repair(directory)
+            return oci_refs(directory)
+    except OSError as exc:
+        raise UsageError(f"{directory}/index.json cannot be read: {exc.strerror or exc}") from None
     out = {}
     for desc in index.get("manifests", []):
         name = (desc.get("annotations") or {}).get(REF_NAME)

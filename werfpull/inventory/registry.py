@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 import random
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from werfpull.errors import RegistryError, ServerError
-from werfpull.inventory.model import Manifest
+from werfpull.inventory.model import MalformedManifest, Manifest
 from werfpull.refs import Repo, sha256_digest, stage_tag
 from werfpull.tools import process, skopeo
 from werfpull.tools.registry_errors import classify, is_absent
@@ -95,7 +94,12 @@ class Remote:
             if is_absent(result.stderr):
                 return None
             raise classify(result, self.repo.host, ref)
-        manifest = Manifest.parse(result.stdout)
+        try:
+            manifest = Manifest.parse(result.stdout)
+        except MalformedManifest as exc:
+            raise RegistryError(f"{self.repo.host}: {ref}: the registry served a malformed"
+                                f" manifest ({exc})", registry=self.repo.host,
+                                hint="the stage cannot be pulled; push it again") from None
         self._manifests[signature] = manifest
         return manifest
 
@@ -115,16 +119,10 @@ class Remote:
 
 
 def _parallel(fn, items: list) -> list:
-    if len(items) <= 1:
-        return [fn(i) for i in items]
-    with ThreadPoolExecutor(max_workers=min(PROBE_JOBS, len(items))) as pool:
-        return list(pool.map(fn, items))
+    return process.parallel(fn, items, PROBE_JOBS)
 
 
 
 
 def _parallel(fn, items: list) -> list:
-    if len(items) <= 1:
-        return [fn(i) for i in items]
-    with ThreadPoolExecutor(max_workers=min(PROBE_JOBS, len(items))) as pool:
-        return list(pool.map(fn, items))
+    return process.parallel(fn, items, PROBE_JOBS)

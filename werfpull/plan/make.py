@@ -30,6 +30,7 @@ class PlanRequest:
     registry: skopeo.RegistryOptions = field(default_factory=skopeo.RegistryOptions)
     inventory: str = "auto"  # auto | probe | list
     retries: int = 2
+    platforms: list[str] = field(default_factory=list)  # narrow to these (--platform)
 
 
 def make_plan(req: PlanRequest) -> Plan:
@@ -39,7 +40,7 @@ def make_plan(req: PlanRequest) -> Plan:
     else:
         dest, dest_reason = default_dest()
     project = load_project(req.directory, req.config, req.registry)
-    planned = project.select(req.images)
+    planned = project.select(req.images, req.platforms)
     signatures = [s.signature for image in planned for s in image.stages]
     # The destination first: a daemon that is down fails the plan before any registry call.
     local = local_stages(dest, repo, signatures, req.registry)
@@ -47,7 +48,7 @@ def make_plan(req: PlanRequest) -> Plan:
     inventory = Inventory(remote.existing(signatures, req.inventory), local)
     inventory.differs = differing(dest, inventory.local,
                                   remote.manifests(to_check(planned, inventory, req.all_stages)))
-    images = select(planned, project.order, inventory, req.all_stages)
+    images = select(planned, project.order, inventory, req.all_stages, req.images)
     wanted = wanted_pulls(images, req.all_stages)
     pulls = make_pulls(wanted, remote.manifests(list(wanted)))
     return Plan(repo=repo.name, dest=dest.spec, dest_reason=dest_reason,

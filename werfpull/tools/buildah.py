@@ -43,8 +43,13 @@ def config(store: list[str], container: str, flags: list[str]) -> list[str]:
     return _cmd(store, "config", *flags, container)
 
 
-def commit(store: list[str], container: str, name: str) -> list[str]:
-    return _cmd(store, "commit", "--quiet", "--rm", container, name)
+def commit(store: list[str], container: str, name: str, omit_history: bool = False) -> list[str]:
+    flags = ["--omit-history"] if omit_history else []
+    return _cmd(store, "commit", "--quiet", "--rm", *flags, container, name)
+
+
+def inspect_container(store: list[str], container: str) -> list[str]:
+    return _cmd(store, "inspect", "--type=container", container)
 
 
 def rm(store: list[str], container: str) -> list[str]:
