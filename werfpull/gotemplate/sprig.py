@@ -26,7 +26,6 @@ from werfpull.gotemplate.semver import semver, semver_compare
 from werfpull.gotemplate.strconv import _parse_go_int
 from werfpull.gotemplate.values import (
     _GO_SPACES,
-    MISSING,
     GoStruct,
     Int64,
     IntList,
@@ -42,16 +41,6 @@ from werfpull.gotemplate.values import (
 
 def strval(v) -> str:
     return v if isinstance(v, str) else fmt_v(v)
-
-
-def _empty(v) -> bool:
-    if v is None or v is MISSING:
-        return True
-    if isinstance(v, GoStruct):
-        return False
-    if isinstance(v, (str, list, dict)):
-        return len(v) == 0
-    return not v
 
 
 def _strslice(v) -> list:
@@ -407,7 +396,7 @@ def _sprig() -> dict[str, Fn]:
                          lambda v: _nil_if_empty(_list_items(v, "find initial"), 0, -1)),
         "mustReverse": f((ANY,), None, lambda v: _list_items(v, "find reverse")[::-1]),
         "mustCompact": f((ANY,), None, lambda v: [x for x in _list_items(v, "compact")
-                                                if not _empty(x)]),
+                                                if not dicts.empty(x)]),
         "mustUniq": f((ANY,), None, _uniq),
         "mustWithout": f((ANY,), ANY, lambda v, *o: [x for x in _list_items(v, "find without")
                                                    if not any(_deep_equal(x, y) for y in o)]),
@@ -420,7 +409,7 @@ def _sprig() -> dict[str, Fn]:
         "concat": f((), ANY, lambda *ls: _concat(ls)),
         "reverse": f((ANY,), None, lambda v: _list_items(v, "find reverse")[::-1]),
         "compact": f((ANY,), None, lambda v: [x for x in _list_items(v, "compact")
-                                            if not _empty(x)]),
+                                            if not dicts.empty(x)]),
         "uniq": f((ANY,), None, _uniq),
         "without": f((ANY,), ANY, lambda v, *omit: [x for x in _list_items(v, "find without")
                                                 if not any(_deep_equal(x, o) for o in omit)]),
@@ -453,11 +442,11 @@ def _sprig() -> dict[str, Fn]:
         "deepEqual": f((ANY, ANY), None, _deep_equal),
         # defaults and flow
         "default": f((ANY,), ANY,
-                     lambda d, *given: d if not given or _empty(given[0]) else given[0]),
-        "empty": f((ANY,), None, _empty),
-        "coalesce": f((), ANY, lambda *v: next((x for x in v if not _empty(x)), None)),
-        "all": f((), ANY, lambda *v: all(not _empty(x) for x in v)),
-        "any": f((), ANY, lambda *v: any(not _empty(x) for x in v)),
+                     lambda d, *given: d if not given or dicts.empty(given[0]) else given[0]),
+        "empty": f((ANY,), None, dicts.empty),
+        "coalesce": f((), ANY, lambda *v: next((x for x in v if not dicts.empty(x)), None)),
+        "all": f((), ANY, lambda *v: all(not dicts.empty(x) for x in v)),
+        "any": f((), ANY, lambda *v: any(not dicts.empty(x) for x in v)),
         "ternary": f((ANY, ANY, BOOL), None, _ternary),
         "fail": f((STR,), None, lambda msg: _raise(msg)),
         # encodings
