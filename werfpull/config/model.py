@@ -7,12 +7,8 @@ order (a cycle is a ConfigError naming the chain) and which images a selection n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from werfpull.errors import ConfigError
-
-if TYPE_CHECKING:
-    from werfpull.config.dockerfile import DockerfileSpec
 
 
 @dataclass(frozen=True)
@@ -72,6 +68,42 @@ class Secret:
     src: str | None = field(default=None, repr=False)
     value: str | None = field(default=None, repr=False)
     line: int = 0
+
+
+@dataclass(frozen=True)
+class BuildArgImport:
+    type: str
+    target_build_arg: str
+
+
+@dataclass(frozen=True)
+class DockerfileDependency:
+    image: str
+    imports: tuple[BuildArgImport, ...]
+    line: int = 0
+
+
+@dataclass
+class DockerfileSpec:
+    dockerfile: str
+    context: str  # relative to the directory of werf.yaml, leading "/" dropped; "" is it
+    target: str | None
+    args: dict  # name -> string, nulls dropped, integers as decimal strings
+    context_add_files: tuple[str, ...] | None  # None when absent; () is present
+    add_host: tuple[str, ...]
+    network: str | None
+    ssh: str | None
+    secrets: tuple[Secret, ...]
+    dependencies: tuple[DockerfileDependency, ...]
+    staged: bool
+    final: bool
+    cache_version: str | None
+    platform: tuple[str, ...]
+    image_spec: dict | None
+    lines: dict = field(default_factory=dict)  # key -> line in werf.yaml
+
+    def line(self, key: str) -> int:
+        return self.lines.get(key, self.lines.get("", 0))
 
 
 @dataclass(frozen=True)

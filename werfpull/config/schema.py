@@ -9,7 +9,7 @@ import difflib
 
 from werfpull.config import dockerfile, werf2
 from werfpull.config.model import Config, GitMapping, Image, Import, Mount
-from werfpull.config.yamldoc import Document
+from werfpull.config.yamldoc import Document, describe
 from werfpull.errors import ConfigError
 from werfpull.signatures.stages import DEP_STAGES, IMPORT_STAGES, USER_STAGES
 
@@ -131,7 +131,7 @@ class _Parser:
     def mapping(self, at: tuple, value, allowed: tuple) -> dict:
         """Check keys against the schema; explicit nulls read as absent keys."""
         if not isinstance(value, dict):
-            raise self.error(at, f"expected a mapping, got {_kind(value)}")
+            raise self.error(at, f"expected a mapping, got {describe(value)}")
         for key in value:
             if key not in allowed:
                 near = difflib.get_close_matches(key, allowed, n=1)
@@ -144,7 +144,7 @@ class _Parser:
 
     def string(self, at: tuple, value) -> str:
         if not isinstance(value, str):
-            raise self.error(at, f"expected a string, got {_kind(value)}")
+            raise self.error(at, f"expected a string, got {describe(value)}")
         return value
 
     def opt_string(self, data: dict, key: str, at: tuple) -> str | None:
@@ -155,7 +155,7 @@ class _Parser:
             return ()
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list):
-            raise self.error(at, f"expected a string or a list of strings, got {_kind(value)}")
+            raise self.error(at, f"expected a string or a list of strings, got {describe(value)}")
         out = [self.string(at + (i,), item) for i, item in enumerate(items)]
         return tuple(sorted(out)) if sort else tuple(out)
 
@@ -164,21 +164,21 @@ class _Parser:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise self.error(at, f"expected a string or an integer, got {_kind(value)}")
+            raise self.error(at, f"expected a string or an integer, got {describe(value)}")
         return str(value)
 
     def boolean(self, at: tuple, value) -> bool:
         if value is None:
             return False
         if not isinstance(value, bool):
-            raise self.error(at, f"expected true or false, got {_kind(value)}")
+            raise self.error(at, f"expected true or false, got {describe(value)}")
         return value
 
     def list_of_mappings(self, at: tuple, value) -> list:
         if value is None:
             return []
         if not isinstance(value, list):
-            raise self.error(at, f"expected a list, got {_kind(value)}")
+            raise self.error(at, f"expected a list, got {describe(value)}")
         return value
 
     # -- documents
@@ -186,7 +186,7 @@ class _Parser:
     def images(self) -> list[Image]:
         data = self.doc.data
         if not isinstance(data, dict):
-            raise self.error((), f"expected a mapping, got {_kind(data)}")
+            raise self.error((), f"expected a mapping, got {describe(data)}")
         if ("image" in data) == ("artifact" in data):
             raise self.error((), "a document needs exactly one of 'image' or 'artifact'"
                              if "image" not in data else "'image' and 'artifact' together")
@@ -220,7 +220,7 @@ class _Parser:
             return [self.string((kind, i), v) for i, v in enumerate(value)]
         raise self.error((kind,), f"{kind} must be a name" +
                          (" or a non-empty list of names" if kind == "image" else "") +
-                         f", got {_kind(value)}")
+                         f", got {describe(value)}")
 
     def _image(self, kind: str, name, body: dict) -> Image:
         bases = [k for k in ("from", "fromImage", "fromArtifact") if k in body]
@@ -267,7 +267,7 @@ class _Parser:
                 for i, task in enumerate(tasks):
                     if not isinstance(task, dict):
                         raise self.error(at + (stage, i),
-                                         f"an ansible task must be a mapping, got {_kind(task)}")
+                                         f"an ansible task must be a mapping, got {describe(task)}")
                 instructions[stage] = tasks
         versions = {s: self.version(at + (f"{s}CacheVersion",), data.get(f"{s}CacheVersion"))
                     for s in USER_STAGES}
@@ -316,7 +316,7 @@ class _Parser:
                              " repository (a mapping with 'url')")
         if not isinstance(data["basicAuth"], dict):
             raise self.error(at + ("basicAuth",),
-                             f"expected a mapping, got {_kind(data['basicAuth'])}")
+                             f"expected a mapping, got {describe(data['basicAuth'])}")
         return data["basicAuth"]
 
     def _filters(self, data: dict, at: tuple) -> dict:
@@ -398,10 +398,3 @@ def _dotted(path: tuple) -> str:
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out
-
-
-def _kind(value) -> str:
-    if value is None:
-        return "null"
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-            list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)

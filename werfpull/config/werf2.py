@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from werfpull.config.model import Config, Dependency, Image, Secret
+from werfpull.config.yamldoc import describe
 from werfpull.errors import ConfigError
 from werfpull.signatures.stages import stage_names
 
@@ -50,7 +51,7 @@ def parse_meta(p, data: dict) -> dict:
                       key="configVersion")
     for key in ("deploy", "cleanup", "gitWorktree"):
         if key in data and not isinstance(data[key], dict):
-            raise p.error((key,), f"expected a mapping, got {_kind(data[key])}")
+            raise p.error((key,), f"expected a mapping, got {describe(data[key])}")
     if "build" not in data:
         return {}
     raw = p.mapping(("build",), data["build"], BUILD_KEYS)
@@ -71,7 +72,7 @@ def platform_list(p, at: tuple, value) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
-        raise p.error(at, f"expected a list of platforms, got {_kind(value)}")
+        raise p.error(at, f"expected a list of platforms, got {describe(value)}")
     out: list[str] = []
     for i, item in enumerate(value):
         platform = p.string(at + (i,), item)
@@ -84,7 +85,7 @@ def platform_list(p, at: tuple, value) -> tuple[str, ...]:
 
 def image_spec(p, at: tuple, value) -> dict:
     if not isinstance(value, dict):
-        raise p.error(at, f"expected a mapping, got {_kind(value)}")
+        raise p.error(at, f"expected a mapping, got {describe(value)}")
     return drop_nulls(value)
 
 
@@ -97,14 +98,14 @@ def image_fields(p, kind: str, body: dict, build: dict) -> dict:
         "platforms": own or build.get("platform", ()),
         "disable_git_after_patch": p.boolean(("disableGitAfterPatch",),
                                              body.get("disableGitAfterPatch")),
-        "secrets": _secrets(p, body.get("secrets")),
+        "secrets": secrets(p, body.get("secrets")),
         "dependencies": _dependencies(p, kind, body.get("dependencies")),
         "image_spec": image_spec(p, ("imageSpec",), body["imageSpec"])
         if "imageSpec" in body else None,
     }
 
 
-def _secrets(p, value) -> tuple[Secret, ...]:
+def secrets(p, value) -> tuple[Secret, ...]:
     secrets = []
     for i, raw in enumerate(p.list_of_mappings(("secrets",), value)):
         at = ("secrets", i)
@@ -205,10 +206,3 @@ def _check_platforms(config: Config, image: Image, source: Image, line: int) -> 
                    f" it uses is not (it has {', '.join(source.platforms)})")
     raise ConfigError(problem, file=config.path, line=line or image.line,
                       document=f"document {image.document}", key="platform")
-
-
-def _kind(value) -> str:
-    if value is None:
-        return "null"
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-            list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
