@@ -25,6 +25,8 @@ BENCHMARKS = (
     "bench.build",
     "bench.pull",
     "bench.bounds",
+    "bench.daemon",
+    "bench.cleanup",
     "bench.plan_history",
     "bench.vs_skopeo",
     "bench.fleet",

@@ -26,19 +26,28 @@ class Project:
     config: Config
     signed: list[ImageStages]  # config order
 
-    def select(self, names: list[str]) -> list[ImageStages]:
-        """The named images and what they need, or everything when no name is given."""
-        if not names:
-            return self.signed
-        known = {i.name for i in self.config.images if i.name is not None}
-        for name in names:
-            if name not in known:
-                near = difflib.get_close_matches(name, sorted(known), n=1)
-                raise UsageError(f"{self.config.path}: no image or artifact named {name!r}",
-                                 hint=f"did you mean {near[0]!r}?" if near else
-                                 f"known: {', '.join(sorted(known)) or 'none'}")
-        keep = {i.name for i in self.config.needed_closure(names)}
-        return [s for s in self.signed if s.image.name in keep]
+    def select(self, names: list[str], platforms=()) -> list[ImageStages]:
+        """The named images and what they need (everything when no name is given), on
+        the given platforms only (chains without a platform serve every platform)."""
+        chains = self.signed
+        if names:
+            known = {i.name for i in self.config.images if i.name is not None}
+            for name in names:
+                if name not in known:
+                    near = difflib.get_close_matches(name, sorted(known), n=1)
+                    raise UsageError(f"{self.config.path}: no image or artifact named {name!r}",
+                                     hint=f"did you mean {near[0]!r}?" if near else
+                                     f"known: {', '.join(sorted(known)) or 'none'}")
+            keep = {i.name for i in self.config.needed_closure(names)}
+            chains = [s for s in chains if s.image.name in keep]
+        if platforms:
+            have = {s.platform for s in chains if s.platform is not None}
+            for platform in platforms:
+                if platform not in have:
+                    raise UsageError(f"--platform {platform}: no planned image is built for it",
+                                     hint=f"platforms: {', '.join(sorted(have)) or 'none'}")
+            chains = [s for s in chains if s.platform is None or s.platform in platforms]
+        return chains
 
     @property
     def order(self) -> list[Image]:

@@ -24,6 +24,25 @@ SIGNATURE_RE = re.compile(r"[0-9a-f]{64}")
 STAGE_TAG_PREFIX = "image-stage-"
 
 
+# In a name that is data (an image, project or stage name, a reason): NUL, which the
+# script renderer uses to mark its own shell variables, and the control characters
+# that a terminal reads as commands (ESC, CR, backspace, C1). Newline and tab are
+# quoted like any other character.
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def name_problem(text) -> str | None:
+    """Why `text` cannot be a name shown or rendered, or None when it can."""
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        return "is not a string"
+    bad = CONTROL_RE.search(text)
+    if bad:
+        return f"holds the control character U+{ord(bad.group()):04X}"
+    return None
+
+
 def sha256_digest(data: bytes) -> str:
     """The OCI digest of `data`: "sha256:" and 64 lower-case hex digits."""
     return "sha256:" + hashlib.sha256(data).hexdigest()

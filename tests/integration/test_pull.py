@@ -177,10 +177,12 @@ def test_reapplying_a_plan_skips_what_landed(published, tmp_path):
     dest = store(tmp_path)
     path = published.save_plan(dest)
     plan = json.loads(path.read_text())
-    first = werfpull("apply", path, "--dir", published.dir, "--format", "json")
+    first = werfpull("apply", path, "--dir", published.dir, "--insecure-registry",
+                     "--format", "json")
     assert first.returncode == 0, first.stderr
 
-    again = werfpull("apply", path, "--dir", published.dir, "--format", "json")
+    again = werfpull("apply", path, "--dir", published.dir, "--insecure-registry",
+                     "--format", "json")
 
     assert again.returncode == 0, again.stderr
     out = report(again)
@@ -245,7 +247,8 @@ def test_apply_of_a_saved_plan_lands_its_stages(published, tmp_path):
     dest = oci(tmp_path)
     path = published.save_plan(dest)
 
-    proc = werfpull("apply", path, "--dir", published.dir, "--format", "json")
+    proc = werfpull("apply", path, "--dir", published.dir, "--insecure-registry",
+                    "--format", "json")
 
     assert proc.returncode == 0, proc.stderr
     plan = json.loads(path.read_text())
@@ -258,7 +261,8 @@ def test_apply_refuses_a_plan_for_another_repository(published, tmp_path):
     path = published.save_plan(dest)
     other = published.repo.rsplit("/", 1)[0] + "/other"
 
-    proc = werfpull("apply", path, "--dir", published.dir, "--repo", other)
+    proc = werfpull("apply", path, "--dir", published.dir, "--insecure-registry",
+                    "--repo", other)
 
     assert proc.returncode == 5, proc.stderr
     assert other in proc.stderr
@@ -270,13 +274,14 @@ def test_apply_refuses_a_stale_plan_unless_forced(published, tmp_path):
     path = published.save_plan(dest)
     (published.dir / "werf.yaml").write_text(PROJECT.replace("make c", "make c2"))
 
-    proc = werfpull("apply", path, "--dir", published.dir)
+    proc = werfpull("apply", path, "--dir", published.dir, "--insecure-registry")
 
     assert proc.returncode == 5, proc.stderr
     assert "stale" in proc.stderr and "plan again" in proc.stderr
     assert landed(dest) == {}
 
-    forced = werfpull("apply", path, "--dir", published.dir, "--force")
+    forced = werfpull("apply", path, "--dir", published.dir, "--insecure-registry",
+                      "--force")
 
     assert forced.returncode == 0, forced.stderr
     assert_exactly(dest, json.loads(path.read_text()))
@@ -304,7 +309,8 @@ def test_apply_refuses_a_tampered_plan_before_copying(published, tmp_path, damag
     pwned = tmp_path / "pwned"
     path.write_text(json.dumps(plan).replace("PWNED", str(pwned)))
 
-    proc = werfpull("apply", path, "--dir", published.dir, "--force")
+    proc = werfpull("apply", path, "--dir", published.dir, "--insecure-registry",
+                    "--force")
 
     assert proc.returncode == 5, proc.stderr
     assert named in proc.stderr
@@ -318,7 +324,7 @@ def test_apply_refuses_a_truncated_plan(published, tmp_path):
     text = path.read_text()
     path.write_text(text[: len(text) // 2])
 
-    proc = werfpull("apply", path, "--dir", published.dir)
+    proc = werfpull("apply", path, "--dir", published.dir, "--insecure-registry")
 
     assert proc.returncode == 5, proc.stderr
     assert "invalid JSON" in proc.stderr and "truncated" in proc.stderr
@@ -332,7 +338,8 @@ def test_vanished_digest_fails_that_stage_and_the_others_land(published, tmp_pat
     gone, kept = plan["pulls"]
     delete_manifest(published.repo, gone["digest"])
 
-    proc = werfpull("apply", path, "--dir", published.dir, "--format", "json")
+    proc = werfpull("apply", path, "--dir", published.dir, "--insecure-registry",
+                    "--format", "json")
 
     assert proc.returncode == 1, proc.stderr
     assert f"{published.repo}:{gone['tag']}" in proc.stderr

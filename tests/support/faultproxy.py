@@ -13,7 +13,10 @@ throttle, which act on bytes as they flow):
 * `throttle(bytes_per_second, delay, latency)`: slow every response down; `latency`
   seconds pass once per round trip (a new connection, and each response to requests
   sent since the last one), as on a link that far away;
-* `stall(seconds)`: accept new connections, then say nothing for that long.
+* `stall(seconds)`: accept new connections, then say nothing for that long;
+* `serve_manifest(body)`: answer new connections itself, every manifest GET or HEAD
+  with `body` (a hostile registry's malformed manifest that a real registry refuses
+  to store), `/v2/` with 200, anything else with 404.
 
 It counts connections and the bytes sent from upstream to clients (`bytes_down`), so
 benchmarks can measure bytes moved at the proxy. With `log_requests=True` it also
@@ -29,6 +32,7 @@ Every thread is a daemon and every socket has a timeout.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import socket
 import struct
@@ -140,6 +144,11 @@ class FaultProxy:
             self._delay = 0.0
             self._latency = 0.0
             self._stall = 0.0
+            self._manifest: bytes | None = None
+
+    def serve_manifest(self, body: bytes | None) -> None:
+        with self._lock:
+            self._manifest = body
 
     def fail_next(self, n: int | None) -> None:
         with self._lock:
@@ -207,6 +216,8 @@ class FaultProxy:
                 return "503"
             if self._stall:
                 return "stall"
+            if self._manifest is not None:
+                return "manifest"
         return "forward"
 
     def _serve(self, client: socket.socket, action: str) -> None:
@@ -216,12 +227,36 @@ class FaultProxy:
                 client.sendall(RESPONSE_503)
             elif action == "stall":
                 self._stopping.wait(self._stall)
+            elif action == "manifest":
+                self._answer_manifests(client)
             elif action == "forward":
                 self._forward(client)
         except OSError:
             pass
         finally:
             self._forget(client)
+
+    def _answer_manifests(self, client: socket.socket) -> None:
+        """Speak just enough of the registry API, keep-alive, to serve `_manifest`."""
+        while not self._stopping.is_set():
+            head = _read_head(client)
+            if not head:
+                return
+            method, path = (head.split(b"\r\n", 1)[0].split(b" ") + [b"", b""])[:2]
+            with self._lock:
+                body = self._manifest or b""
+            if b"/manifests/" in path:
+                status, ctype = b"200 OK", b"application/vnd.oci.image.manifest.v1+json"
+            elif path.rstrip(b"/") == b"/v2":
+                status, ctype, body = b"200 OK", b"application/json", b"{}"
+            else:
+                status, ctype, body = b"404 Not Found", b"application/json", b"{}"
+            digest = "sha256:" + hashlib.sha256(body).hexdigest()
+            client.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Type: " + ctype +
+                           b"\r\nDocker-Distribution-Api-Version: registry/2.0"
+                           b"\r\nDocker-Content-Digest: " + digest.encode() +
+                           b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" +
+                           (b"" if method == b"HEAD" else body))
 
     def _forward(self, client: socket.socket) -> None:
         try:
@@ -531,8 +566,8 @@ def _pump(src: socket.socket, dst: socket.socket, stopping: threading.Event, on_
         idle_since = time.monotonic()
         if before is not None:
             before(data)
-        # Counted (and throttled) before it goes: a reader that has the bytes sees them
-        # counted, and a delayed response starts late rather than ends late.
+        # Counted (and throttled) before it goes: counted after, a client that has read
+        # the whole response could look at the counters before the last chunk is in.
         on_chunk(len(data))
         if not _send_all(dst, data, stopping):
             return

@@ -93,8 +93,11 @@ class Registry:
     STOP_TIMEOUT = 5.0
     PORT_ATTEMPTS = 5
 
-    def __init__(self, workdir: str | os.PathLike | None = None, binary: str = REGISTRY_BIN):
+    def __init__(self, workdir: str | os.PathLike | None = None, binary: str = REGISTRY_BIN,
+                 delete_enabled: bool = True):
         self._owns_workdir = workdir is None
+        # False: Distribution's default, which refuses DELETE with 405 UNSUPPORTED.
+        self.delete_enabled = delete_enabled
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="werfpull-registry-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.storage_dir = self.workdir / "storage"
@@ -187,7 +190,7 @@ class Registry:
             "log": {"level": "warn", "accesslog": {"disabled": True}},
             "storage": {
                 "filesystem": {"rootdirectory": str(self.storage_dir)},
-                "delete": {"enabled": True},
+                "delete": {"enabled": self.delete_enabled},
             },
             "http": {
                 "addr": f"127.0.0.1:{port}",
@@ -372,12 +375,14 @@ def make_oci_image(
     ref: str,
     files: dict[str, bytes],
     base_layers: list[dict] | None = None,
+    created: str | None = None,
 ) -> dict:
     """Write a one-new-layer image tagged `ref` into the OCI layout `layout_dir`.
 
     The same input always yields the same bytes, hence the same manifest digest.
     `base_layers` are `result["layers"]` entries of earlier images; they go first, so
-    images built on the same base share those blobs in a registry.
+    images built on the same base share those blobs in a registry. `created` (RFC 3339)
+    becomes the config's creation time, which cleanup reads; none by default.
     Returns {"manifest_digest", "size" (manifest bytes), "config_digest", "layers",
     "media_type", "ref"}; each layer is {"mediaType", "digest", "size", "diff_id"}.
     """
@@ -402,14 +407,15 @@ def make_oci_image(
         }
     )
 
-    config = _canonical_json(
-        {
-            "architecture": "amd64",
-            "os": "linux",
-            "config": {},
-            "rootfs": {"type": "layers", "diff_ids": [d["diff_id"] for d in layers]},
-        }
-    )
+    config_doc = {
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [d["diff_id"] for d in layers]},
+    }
+    if created is not None:
+        config_doc["created"] = created
+    config = _canonical_json(config_doc)
     config_digest = _write_blob(layout, config)
     manifest = _canonical_json(
         {

@@ -23,11 +23,14 @@ from werfpull.project import load_project
 
 
 def publish_stages(repo: str, project_dir: str, *, names=None, stages=None,
-                   payload: int = 0, workdir: str | None = None) -> dict[str, str]:
+                   payload: int = 0, workdir: str | None = None, created: str | None = None,
+                   skip: set[str] | frozenset = frozenset()) -> dict[str, str]:
     """Push the stages of the named images (default: all); returns {signature: digest}.
 
     `stages` limits which stage names are pushed (e.g. to leave a gap); `payload` adds
-    that many pseudo-random bytes to each stage's layer, for size-sensitive checks.
+    that many pseudo-random bytes to each stage's layer, for size-sensitive checks;
+    `created` (RFC 3339) is each stage's creation time; signatures in `skip` are not
+    pushed again (nor returned).
     """
     workdir = workdir or tempfile.mkdtemp(prefix="stages-")
     project = load_project(project_dir)
@@ -44,9 +47,9 @@ def publish_stages(repo: str, project_dir: str, *, names=None, stages=None,
                 if payload:
                     files["stage/payload"] = _noise(sig, payload)
                 layout = os.path.join(workdir, sig[:16])
-                made = make_oci_image(layout, "s", files, below)
+                made = make_oci_image(layout, "s", files, below, created=created)
                 layers_of[sig] = made["layers"]
-                if stages is None or stage.name in stages:
+                if (stages is None or stage.name in stages) and sig not in skip:
                     push_oci(layout, "s", f"{repo}:image-stage-{sig}")
                     published[sig] = made["manifest_digest"]
             below = layers_of[sig]

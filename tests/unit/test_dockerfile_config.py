@@ -77,6 +77,11 @@ from: alpine
      "dependencies[0].image", "unknown image or artifact 'missing'"),
     ("image: a\ndockerfile: D\nsecrets: [{id: x}]\n", 6, "secrets[0]", "exactly one"),
     ("image: a\ndockerfile: D\nsecrets: [{env: X}]\n", 6, "secrets[0].id", "needs an 'id'"),
+    # The id reaches `buildah build --secret id=ID,src=...`: a comma would add options.
+    ("image: a\ndockerfile: D\nsecrets: [{id: 'a,src=/etc/shadow', env: X}]\n", 6,
+     "secrets[0].id", "must be letters"),
+    ("image: a\ndockerfile: D\nsecrets: [{id: a, env: X}, {id: a, env: Y}]\n", 6, "secrets",
+     "two secrets have the id"),
     ("image: a\ndockerfile: D\nstaged: 1\n", 6, "staged", "true or false"),
 ])
 def test_errors_are_one_located_line(body, line, key, fragment):

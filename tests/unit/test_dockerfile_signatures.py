@@ -245,3 +245,27 @@ def test_malformed_dockerignore_is_a_config_error_naming_it(repo):
         load_project(str(repo.path))
     assert str(err.value).startswith("app/.dockerignore:2: ")
     assert "bad[" in str(err.value) and "web" in str(err.value)
+
+
+def test_section_7_keys_of_a_dockerfile_image(repo):
+    text = ("project: demo\nconfigVersion: 1\nbuild:\n  cacheVersion: 3\n"
+            "  platform: [linux/amd64, linux/arm64]\n---\nimage: web\ndockerfile: Dockerfile\n"
+            "context: app\ntarget: prod\nargs: {GREETING: hello, N: 2}\ncacheVersion: v\n"
+            "imageSpec: {config: {user: app}}\n")
+    repo.write("werf.yaml", text)
+    repo.commit()
+    chains = load_project(str(repo.path)).signed
+    assert [c.platform for c in chains] == ["linux/amd64", "linux/arm64"]
+    lines = ls_tree_lines(repo, "app/")
+    kept = [v for k, v in lines.items()
+            if k not in ("app/debug.log", "app/secret/key", "app/.dockerignore")]
+    for chain in chains:
+        deps = {"project": "demo", "dockerfile": file_set([lines["app/Dockerfile"]]),
+                "target": "prod", "args": {"GREETING": "hello", "N": "2"},
+                "context": file_set(kept), "dependencies": [],
+                "cacheVersion": {"build": "3", "image": "v"}, "platform": chain.platform}
+        first = spec_sig("dockerfile", "", deps)
+        assert [(s.name, s.signature) for s in chain.stages] == [
+            ("dockerfile", first),
+            ("imageSpec", spec_sig("imageSpec", first, {"imageSpec": {
+                "build": None, "image": {"config": {"user": "app"}}}}))]

@@ -148,6 +148,8 @@ def test_download_bytes_count_each_blob_once_and_skip_local_blobs():
     pulls = make_pulls(wanted_pulls(list(images.values()), False), manifests)
     assert download_bytes(pulls, None) == 10 + 5 + 100 + 30 + 20 + 6 + 7
     assert download_bytes(pulls, {base[0]}) == 10 + 5 + 30 + 20 + 6 + 7
+    # docker load reuses nothing: each stage's copy fetches all of its blobs.
+    assert download_bytes(pulls, {base[0]}, shared=False) == 145 + 133
     unknown = make_pulls({f["install"]: ["install", "frontend"]},
                          {f["install"]: Manifest("sha256:" + "3" * 64, None, None, ())})
     assert download_bytes(unknown, None) is None

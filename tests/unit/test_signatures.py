@@ -158,7 +158,7 @@ def test_stage_orders():
     assert IMAGE_STAGES == ("from", "beforeInstall", "importsBeforeInstall", "gitArchive",
                             "install", "importsAfterInstall", "beforeSetup",
                             "importsBeforeSetup", "setup", "importsAfterSetup",
-                            "gitLatestPatch", "dockerInstructions")
+                            "gitLatestPatch", "dockerInstructions", "imageSpec")
     assert ARTIFACT_STAGES == IMAGE_STAGES[:10]
 
 
@@ -361,6 +361,8 @@ import:
 - {artifact: tool, add: /as, after: setup}
 docker:
   CMD: run
+imageSpec:
+  author: me
 """
 TREE = [fake_entry("src/main.go"), fake_entry("src/README.md")]
 
@@ -380,6 +382,7 @@ EDITS = [
     ("setup: s\n", "setup: s2\n", "setup"),
     ("add: /as,", "add: /as, includePaths: x,", "importsAfterSetup"),
     ("CMD: run", "CMD: [run]", "dockerInstructions"),
+    ("author: me", "author: you", "imageSpec"),
 ]
 
 
@@ -467,6 +470,7 @@ def test_final_signature_is_the_last_non_empty_stage():
     assert stages.final == stages.stages[-1].signature
     assert [s.name for s in stages.stages] == ["from", "install"]
     assert stages.to_json() == {"name": "a", "kind": "image", "final": stages.final,
+                                "platform": None,
                                 "stages": [{"name": s.name, "signature": s.signature}
                                            for s in stages.stages]}
 
@@ -865,7 +869,8 @@ git:
         [("app", "image"), (None, "image"), ("tool", "artifact"), ("base", "image")]
     expected = sign_dir(repo.path)
     for item in out["images"]:
-        assert set(item) == {"name", "kind", "stages", "final"}
+        assert set(item) == {"name", "kind", "platform", "stages", "final"}
+        assert item["platform"] is None
         stages = expected[item["name"]]
         assert item["stages"] == [{"name": n, "signature": s} for n, s in stages.items()]
         assert item["final"] == item["stages"][-1]["signature"]

@@ -10,12 +10,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from werfpull.apply.transfer import DEFAULT_JOBS, DEFAULT_RETRIES, Event, Outcome, Transfer
+from werfpull.apply.transfer import (
+    DEFAULT_JOBS,
+    DEFAULT_RETRIES,
+    MAX_RETRIES,
+    Event,
+    Outcome,
+    Transfer,
+)
 from werfpull.destinations import Destination, parse_dest
 from werfpull.errors import DaemonError, RegistryError, TransferFailed, UsageError
 from werfpull.inventory import ledger
+from werfpull.inventory.registry import call
 from werfpull.plan.model import Plan, Pull
-from werfpull.refs import Repo
+from werfpull.plan.verify import registry_options
+from werfpull.refs import Repo, sha256_digest
 from werfpull.tools import process, skopeo
 from werfpull.tools.registry_errors import classify, is_absent
 
@@ -43,6 +52,7 @@ class PullInto:
     repo: Repo
     dest: Destination
     opts: skopeo.RegistryOptions
+    check_tags: bool = False  # apply of a saved plan: the tag must still be the plan's
 
     @property
     def max_jobs(self) -> int | None:
@@ -66,8 +76,24 @@ class PullInto:
     def argv(self, pull: Pull, digestfile: str) -> list[str]:
         return copy_argv(self.repo, pull, self.dest, self.opts, digestfile=digestfile)
 
-    def lock(self):
-        return self.dest.lock()
+    def before(self, pull: Pull) -> Exception | None:
+        """A tag that points elsewhere than the plan says: retagged since the plan, or the
+        plan was edited to carry another real digest. One manifest read, before copying;
+        a tag that is gone is left to the copy, which goes by digest."""
+        if not self.check_tags:
+            return None
+        ref = self.repo.tagged(pull.signature)
+        result = call(skopeo.inspect_raw(f"docker://{ref}", self.opts.side), self.opts,
+                      self.repo.host)
+        if not result.ok:
+            return None if is_absent(result.stderr) else classify(result, self.repo.host, ref)
+        served = sha256_digest(result.stdout)
+        if served == pull.digest:
+            return None
+        return RegistryError(
+            f"{ref} points to {served}, the plan says {pull.digest}: retagged since the plan"
+            " (or the plan was edited); not copied", registry=self.repo.host,
+            hint="plan again, or pass --force to apply it as it is")
 
     def landed(self, pull: Pull, ok: bool) -> None:
         if ok:
@@ -105,30 +131,20 @@ def _config(pull: Pull) -> str | None:
     return pull.layers[0][0] if pull.layers else None
 
 
-def merged_options(plan: Plan, given: skopeo.RegistryOptions | None) -> skopeo.RegistryOptions:
-    """The command line's registry options, with the plan's TLS choices added."""
-    given = given or skopeo.RegistryOptions()
-    planned = skopeo.RegistryOptions.from_json(plan.registry)
-    return skopeo.RegistryOptions(
-        insecure=given.insecure or planned.insecure,
-        skip_tls_verify=given.skip_tls_verify or planned.skip_tls_verify,
-        authfile=given.authfile, timeout=given.timeout)
-
-
 def apply_plan(plan: Plan, *, dest: Destination | str | None = None,
                registry: skopeo.RegistryOptions | None = None, jobs: int = DEFAULT_JOBS,
-               retries: int = DEFAULT_RETRIES,
+               retries: int = DEFAULT_RETRIES, check_tags: bool = False,
                report: Callable[[Event], None] = lambda e: None,
                just_planned: bool = False) -> Outcome:
     """Copy exactly the plan's stages; raises TransferFailed when some did not land.
 
     `just_planned`: this process made the plan a moment ago from a listing of the
     destination, so the stages are not looked up there again."""
-    if jobs < 1 or retries < 0:
-        raise UsageError("--jobs must be at least 1 and --retries at least 0")
+    if jobs < 1 or not 0 <= retries <= MAX_RETRIES:
+        raise UsageError(f"--jobs must be at least 1 and --retries from 0 to {MAX_RETRIES}")
     if not isinstance(dest, Destination):
         dest = parse_dest(dest or plan.dest)
-    direction = PullInto(Repo(plan.repo), dest, merged_options(plan, registry))
+    direction = PullInto(Repo(plan.repo), dest, registry_options(plan, registry), check_tags)
     outcome = Transfer(plan.pulls, direction, jobs=jobs, retries=retries, report=report,
                        check_present=not just_planned).run()
     # Checked on landing (or found with the planned content): a rerun may trust them.

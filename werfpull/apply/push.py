@@ -47,8 +47,8 @@ class PushFrom:
             f"docker://{self.repo.tagged(pull.signature)}", dest_side=self.opts.side,
             preserve_digests=False, digestfile=digestfile)
 
-    def lock(self):
-        return self.store.lock()
+    def before(self, pull: Pull) -> Exception | None:
+        return None
 
     def landed(self, pull: Pull, ok: bool) -> None:
         """Nothing to publish: a registry shows a pushed tag at once."""

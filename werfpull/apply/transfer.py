@@ -28,6 +28,9 @@ from werfpull.tools.registry_errors import is_transient
 # 2.8x faster than 1, and doubling to 8 gains less than 1.5x for twice the connections.
 DEFAULT_JOBS = 4
 DEFAULT_RETRIES = 3
+# With the backoff capped at 8 s, 100 retries wait up to ~13 minutes per stage; more is
+# a typo, and skopeo's own --retry-times would retry a refused connection forever.
+MAX_RETRIES = 100
 
 
 class Direction(Protocol):
@@ -42,8 +45,8 @@ class Direction(Protocol):
     def argv(self, pull: Pull, digestfile: str) -> list[str]:
         """The skopeo copy of one stage, writing the digest it wrote to `digestfile`."""
 
-    def lock(self):
-        """A context held around each copy (the target's write lock)."""
+    def before(self, pull: Pull) -> Exception | None:
+        """Why this stage must not be copied now (checked at each attempt), or None."""
 
     def landed(self, pull: Pull, ok: bool) -> None:
         """After skopeo exited (`ok`: with success), before the check: publish or drop."""
@@ -194,14 +197,16 @@ class Transfer:
             self.sleep(delay)
 
     def _copy(self, pull: Pull) -> Exception | None:
-        """One attempt: copy, then verify; the error, or None when the stage landed."""
+        """One attempt: check, copy, verify; the error, or None when the stage landed."""
+        refused = self.direction.before(pull)
+        if refused is not None:
+            return refused
         fd, digestfile = tempfile.mkstemp(prefix="werfpull-digest-")
         os.close(fd)
         try:
             argv = self.direction.argv(pull, digestfile)
-            with self.direction.lock():
-                result = process.run(argv, timeout=self.direction.timeout)
-                self.direction.landed(pull, result.ok)
+            result = process.run(argv, timeout=self.direction.timeout)
+            self.direction.landed(pull, result.ok)
             if not result.ok:
                 # Also when stopped: a killed copy is a failure, never a stage that landed.
                 return self.direction.copy_error(pull, result)

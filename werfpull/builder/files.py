@@ -1,6 +1,7 @@
 """Files into a mounted container: HEAD's blobs, placed, filtered, owned.
 
-Every path written is inside the container's mounted root; owners and groups are
+Every path written is inside the container's mounted root, resolved there by
+`rootfs` (a symlink a stage left never leads a write out of it); owners and groups are
 looked up in the container's own /etc/passwd and /etc/group.
 """
 
@@ -8,7 +9,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 
+from werfpull.builder import rootfs
 from werfpull.errors import ConfigError
 from werfpull.signatures.globs import GlobSet
 from werfpull.tools import git
@@ -18,8 +21,7 @@ def extract_blobs(top: str, dest: str) -> None:
     """Write every blob of HEAD under `dest`, byte for byte, with git's file mode."""
     blobs = [e for e in git.list_tree(top, "HEAD") if e.kind == "blob"]
     for entry, data in zip(blobs, git.read_blobs(top, [e.object for e in blobs]), strict=True):
-        target = os.path.join(dest, entry.path)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
+        target = rootfs.entry(dest, entry.path)
         if entry.mode == "120000":
             os.symlink(os.fsdecode(data), target)
             continue
@@ -46,6 +48,9 @@ def parents(directory: str, top: str) -> list[str]:
 
 
 def read_lines(path: str) -> list[str]:
+    """The lines of a regular file (a FIFO or device an image holds there is no file)."""
+    if not os.path.isfile(path):
+        return []
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as fh:
             return fh.read().splitlines()
@@ -54,43 +59,53 @@ def read_lines(path: str) -> list[str]:
 
 
 def remove(root: str, target: str) -> None:
-    path = root + target
+    path = rootfs.resolve(root, target, follow_last=False)
     if os.path.islink(path) or os.path.isfile(path):
         os.unlink(path)
 
 
-def place(src: str, dest: str) -> None:
-    os.makedirs(os.path.dirname(dest), exist_ok=True)
-    if os.path.lexists(dest) and (os.path.islink(dest) or not os.path.isdir(dest)):
-        os.unlink(dest)
-    if os.path.islink(src):
+def place(src: str, root: str, target: str) -> None:
+    """Copy the host file `src` to the image path `target` (a symlink as a symlink)."""
+    dest = rootfs.entry(root, target)
+    if os.path.isdir(dest) and not os.path.islink(src):
+        dest = rootfs.entry(root, os.path.join(target, os.path.basename(src)))
+    mode = os.lstat(src).st_mode
+    if stat.S_ISLNK(mode):
         os.symlink(os.readlink(src), dest)
-    else:
+    elif stat.S_ISREG(mode):
         shutil.copy2(src, dest)
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode):
+        # Recreated, never opened: reading an image's device node would read the host's.
+        os.mknod(dest, mode, os.lstat(src).st_rdev)
+    else:
+        raise ConfigError(f"{target}: cannot copy a socket into an image")
 
 
-def copy_filtered(src: str, dest: str, include: GlobSet, exclude: GlobSet) -> None:
-    if os.path.isfile(src) or os.path.islink(src):
-        place(src, dest)
+def copy_filtered(src: str, root: str, dest: str, include: GlobSet, exclude: GlobSet) -> None:
+    """Copy the host tree `src` to the image path `dest` under `root`."""
+    if os.path.islink(src) or not os.path.isdir(src):
+        place(src, root, dest)
         return
-    for dirpath, dirs, files in os.walk(src):
+    for dirpath, dirs, names in os.walk(src):
         # os.walk lists a symlink to a directory among the directories and does not
         # follow it; it is an entry to copy like a file.
-        for name in files + [d for d in dirs if os.path.islink(os.path.join(dirpath, d))]:
+        for name in names + [d for d in dirs if os.path.islink(os.path.join(dirpath, d))]:
             path = os.path.join(dirpath, name)
             rel = os.path.relpath(path, src)
             if (include and not include.match(rel)) or exclude.match(rel):
                 continue
-            place(path, os.path.join(dest, rel))
+            place(path, root, os.path.join(dest, rel))
 
 
-def chown(root: str, path: str, owner, group, recursive: bool = False) -> None:
+def chown(root: str, target: str, owner, group, recursive: bool = False) -> None:
+    """Give the image path `target` (not what a symlink there points to) its owners."""
     if owner is None and group is None:
         return
     uid = lookup(root, "etc/passwd", owner) if owner is not None else -1
     gid = lookup(root, "etc/group", group) if group is not None else -1
+    path = rootfs.resolve(root, target, follow_last=False)
     paths = [path]
-    if recursive and os.path.isdir(path):
+    if recursive and not os.path.islink(path) and os.path.isdir(path):
         paths += [os.path.join(d, n) for d, dirs, files in os.walk(path) for n in dirs + files]
     for p in paths:
         os.lchown(p, uid, gid)
@@ -99,7 +114,7 @@ def chown(root: str, path: str, owner, group, recursive: bool = False) -> None:
 def lookup(root: str, table: str, name: str) -> int:
     if name.isdigit():
         return int(name)
-    for line in read_lines(os.path.join(root, table)):
+    for line in read_lines(rootfs.resolve(root, table)):
         fields = line.split(":")
         if fields[0] == name and len(fields) > 2:
             return int(fields[2])

@@ -10,18 +10,23 @@ the working tree), like the signatures.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from werfpull.builder import dockerfile, files
+from werfpull.builder import dockerfile, files, rootfs
 from werfpull.builder.docker import docker_flags
+from werfpull.builder.imagespec import spec_flags
+from werfpull.builder.werf2 import dependency_env, host_platform, secret_volumes
 from werfpull.config.model import GitMapping, Image
 from werfpull.destinations import ContainersStorage
-from werfpull.errors import ConfigError, GitError
+from werfpull.errors import ConfigError, GitError, UsageError
 from werfpull.project import Project
 from werfpull.refs import Repo
 from werfpull.signatures.dockercontext import DockerContexts
@@ -55,9 +60,14 @@ class Builder:
         self.registry = registry or skopeo.RegistryOptions()
         self.store = dest.store_flags
         self.report = report
-        self.signed = {s.image.name: s for s in project.signed}
+        # One chain per image: the host's platform, or the only one (no emulation here).
+        self.platform = host_platform()
+        self.signed = {s.image.name: s for s in project.signed
+                       if s.platform in (None, self.platform)}
         self.results: list[StageResult] = []
         self._finals: dict = {}
+        self._recorded: set = set()
+        self._omit_history: set = set()  # containers an imageSpec clears the history of
         self._existing = set(dest.present(repo, [
             st.signature for s in project.signed for st in s.stages], self.registry))
         self._tree_dir: str | None = None
@@ -70,28 +80,45 @@ class Builder:
 
     def build(self, names: list[str]) -> list[StageResult]:
         for stages in self.project.select(names):
-            if stages.image.kind == "image":
-                self.final(stages.image.name)
+            image = stages.image
+            if image.kind == "image" and (image.final or image.name in names):
+                self.final(image.name)
         return self.results
 
     def name(self, signature: str) -> str:
         return self.repo.tagged(signature)
 
-    def final(self, image_name) -> str:
-        """The final stage of an image or artifact, built as far as needed."""
-        if image_name not in self._finals:
-            stages = self.signed[image_name]
-            present = [i for i, s in enumerate(stages.stages) if s.signature in self._existing]
+    def final(self, image_name, upto: str | None = None) -> str:
+        """The final stage of an image or artifact (or its stage `upto`, as an import
+        with `stage` names it), built as far as needed."""
+        stages = self._chain(image_name)
+        signature = stages.upto(upto) if upto is not None else stages.final
+        if (image_name, signature) not in self._finals:
+            end = [s.signature for s in stages.stages].index(signature) + 1
+            present = [i for i, s in enumerate(stages.stages[:end])
+                       if s.signature in self._existing]
             last = present[-1] if present else -1
             for i, st in enumerate(stages.stages[: last + 1]):
                 self._record(StageResult(image_name, st.name, st.signature,
                                          "reused" if i == last else "cached"))
-            for i in range(last + 1, len(stages.stages)):
+            for i in range(last + 1, end):
                 self._build_stage(stages, i)
-            self._finals[image_name] = self.name(stages.final)
-        return self._finals[image_name]
+            self._finals[(image_name, signature)] = self.name(signature)
+        return self._finals[(image_name, signature)]
+
+    def _chain(self, image_name) -> ImageStages:
+        if image_name not in self.signed:
+            image = self.project.config.get(image_name)
+            raise UsageError(f"{image.label} is built for {', '.join(image.platforms)}; the"
+                             f" reference builder builds only this host's platform"
+                             f" ({self.platform}) and does not emulate others")
+        return self.signed[image_name]
 
     def _record(self, result: StageResult) -> None:
+        key = (result.image, result.signature, result.action)
+        if result.action != "built" and key in self._recorded:
+            return  # a stage an earlier, partial build already reported
+        self._recorded.add(key)
         self.results.append(result)
         self.report(result)
 
@@ -104,18 +131,25 @@ class Builder:
         # that the report does not count an artifact's build twice.
         base = self._base(image) if i == 0 else self.name(stages.stages[i - 1].signature)
         for imp in image.imports:
-            if imp.stage == stage.name:
-                self.final(imp.source)
+            if imp.stage == stage.name and imp.source is not None:
+                self.final(imp.source, imp.source_stage)
+        env = [(e, self._dependency_value(d.image, kind)) for d in image.dependencies
+               if d.stage == stage.name for kind, e in d.imports]
         started = time.monotonic()
         external = i == 0 and image.from_ is not None  # only a base image may be pulled
         ctr = self._run(buildah.from_image(self.store, base, pull=external,
                                            registry=self.registry),
                         f"cannot start {stage.name} of {image.label} on {base}").strip()
         try:
+            if env:
+                # In the container's config, so that this stage and every later one has it.
+                self._run(buildah.config(self.store, ctr, [f"--env={k}={v}" for k, v in env]),
+                          f"{image.label}: cannot set the dependency variables")
             self._apply(image, stage.name, ctr)
             labels = [f"--label={label}" for label in self._labels(stage)]
             self._run(buildah.config(self.store, ctr, labels), "cannot label")
-            self._run(buildah.commit(self.store, ctr, self.name(stage.signature)),
+            self._run(buildah.commit(self.store, ctr, self.name(stage.signature),
+                                     omit_history=ctr in self._omit_history),
                       f"cannot commit {image.label} {stage.name}")
         except BaseException:
             # On Ctrl-C or SIGTERM a `buildah run` may still be going: stop it first, or
@@ -182,14 +216,52 @@ class Builder:
         self._run(buildah.config(self.store, ctr, docker_flags(image.docker)),
                   f"{image.label}: bad docker instructions")
 
+    def build_image_spec(self, image: Image, stage: str, ctr: str) -> None:
+        specs = [("build.imageSpec", self.project.config.build_image_spec),
+                 (f"{image.label}: imageSpec", image.image_spec)]
+        for where, spec in specs:
+            if spec is None:
+                continue
+            labels = json.loads(self._run(buildah.inspect_container(self.store, ctr),
+                                          "cannot inspect")).get("OCIv1", {}) \
+                .get("config", {}).get("Labels") or {}
+            flags, omit = spec_flags(spec, labels, where)
+            if omit:
+                self._omit_history.add(ctr)
+            if flags:
+                self._run(buildah.config(self.store, ctr, flags), f"{where}: cannot apply")
+
+    def _dependency_value(self, name: str, kind: str) -> str:
+        tagged = self.final(name)
+        info = None
+        if kind in ("ImageID", "ImageDigest"):
+            info = json.loads(self._run(buildah.inspect_image(self.store, tagged),
+                                        f"cannot inspect {tagged}"))
+        return dependency_env(kind, tagged, self.repo.name, info)
+
     def _shell(self, image: Image, stage: str, ctr: str) -> None:
         script = "\n".join(image.instructions[stage])
         if not script:
             return  # a stage made non-empty by its cache version alone
-        result = process.run(buildah.run(self.store, ctr, script, self._volumes(image)))
+        volumes = self._volumes(image) + secret_volumes(
+            image, self.project.config.path, self.project_dir, self._tmp)
+        result = process.run(buildah.run(self.store, ctr, script, volumes))
         if not result.ok:
             raise result.error(f"{image.label} {stage} failed (exit {result.code}):"
                                f" {_script_tail(result)}")
+        if image.secrets:
+            self._drop_secret_mounts(image, ctr)
+
+    def _drop_secret_mounts(self, image: Image, ctr: str) -> None:
+        """The run leaves its mount points behind as empty files: no trace in the image."""
+        root = self._mounted(ctr)
+        try:
+            for secret in image.secrets:
+                files.remove(root, f"/run/secrets/{secret.id}")
+            with contextlib.suppress(OSError):
+                os.rmdir(os.path.join(root, "run", "secrets"))
+        finally:
+            process.run(buildah.umount(self.store, ctr))
 
     def _volumes(self, image: Image) -> list[tuple[str, str]]:
         vols = []
@@ -198,7 +270,8 @@ class Builder:
                 host = os.path.join(self.project_dir, m.from_path)
             elif m.from_ == "build_dir":
                 host = os.path.join(os.path.expanduser("~/.cache/werfpull/build_dir"),
-                                    self.project.config.project, str(image.name))
+                                    _component(self.project.config.project),
+                                    _component(str(image.name)))
             else:
                 host = tempfile.mkdtemp(dir=self._tmp)
             os.makedirs(host, exist_ok=True)
@@ -229,23 +302,22 @@ class Builder:
         for rel, entry in mapped.items:
             target = mapping.to if single else os.path.join(mapping.to, rel)
             placed[files.in_image(target)] = entry
-        state = os.path.join(root, STATE_DIR, str(mapping.index))
-        for old in files.read_lines(state):
+        state = os.path.join(STATE_DIR, str(mapping.index))
+        for old in files.read_lines(rootfs.resolve(root, state)):
             if old not in placed:
                 files.remove(root, old)
         tree = self._tree()
         for target, entry in placed.items():
             if entry.line.startswith("160000"):
                 continue  # a submodule: a commit, not a file
-            files.place(os.path.join(tree, entry.path), root + target)
-            files.chown(root, root + target, mapping.owner, mapping.group)
+            files.place(os.path.join(tree, entry.path), root, target)
+            files.chown(root, target, mapping.owner, mapping.group)
         # The mapping's directories belong to its owner too, from `to` down (never "/").
         top = files.in_image(mapping.to)
         dirs = {d for t in placed for d in files.parents(os.path.dirname(t), top)}
         for directory in sorted(dirs):
-            files.chown(root, root + directory, mapping.owner, mapping.group)
-        os.makedirs(os.path.dirname(state), exist_ok=True)
-        with open(state, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            files.chown(root, directory, mapping.owner, mapping.group)
+        with open(rootfs.entry(root, state), "w", encoding="utf-8", errors="surrogateescape") as fh:
             fh.write("".join(f"{t}\n" for t in sorted(placed)))
 
     def _tree(self) -> str:
@@ -267,18 +339,23 @@ class Builder:
         root = self._mounted(ctr)
         try:
             for imp in (i for i in image.imports if i.stage == stage):
-                src_ctr = self._run(buildah.from_image(self.store, self.final(imp.source), False),
-                                    f"cannot open {imp.source}").strip()
+                if imp.from_ is not None:  # an external image, fetched like a base image
+                    argv = buildah.from_image(self.store, imp.from_, pull=True,
+                                              registry=self.registry)
+                else:
+                    argv = buildah.from_image(self.store,
+                                              self.final(imp.source, imp.source_stage), False)
+                src_ctr = self._run(argv, f"cannot open {imp.from_ or imp.source}").strip()
                 try:
-                    src = os.path.join(self._mounted(src_ctr), imp.add.lstrip("/"))
+                    src = rootfs.resolve(self._mounted(src_ctr), imp.add, follow_last=False)
                     if not os.path.lexists(src):
                         # Copying nothing would hide a typo until the image is run.
                         raise ConfigError(f"{image.label}: import of {imp.add} from"
-                                          f" {imp.source}: no such path in its final stage",
+                                          f" {imp.from_ or imp.source}: no such path in it",
                                           file=self.project.config.path, line=imp.line)
-                    files.copy_filtered(src, root + files.in_image(imp.to),
+                    files.copy_filtered(src, root, files.in_image(imp.to),
                                         GlobSet(imp.include_paths), GlobSet(imp.exclude_paths))
-                    files.chown(root, root + files.in_image(imp.to), imp.owner, imp.group,
+                    files.chown(root, files.in_image(imp.to), imp.owner, imp.group,
                                 recursive=True)
                 finally:
                     process.run(buildah.rm(self.store, src_ctr))
@@ -290,6 +367,15 @@ class Builder:
         if not result.ok:
             raise result.error(f"{what}: {result.last_line}")
         return result.stdout.decode()
+
+
+def _component(name: str) -> str:
+    """`name` as one directory name: a project or image called "../x" or "a/b" must not
+    choose which host directory is mounted read-write into the build."""
+    quoted = urllib.parse.quote(name, safe="")
+    if quoted.strip(".") == "":
+        return quoted.replace(".", "%2E") or "%"
+    return quoted
 
 
 # What `buildah run` adds after a failing command's own output.

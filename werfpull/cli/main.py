@@ -18,6 +18,7 @@ from werfpull.atomic import write_atomic
 from werfpull.cli import views
 from werfpull.cli.options import ApplyGroup, PlanGroup, ProjectGroup, RegistryGroup, add_format
 from werfpull.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, WerfpullError
+from werfpull.tools import process
 
 log = logging.getLogger("werfpull")
 
@@ -151,6 +152,82 @@ def cmd_push(args) -> int:
     return 0
 
 
+def cmd_cleanup_plan(args) -> int:
+    from werfpull.cleanup.make import CleanupRequest
+    from werfpull.commands.cleanup import plan
+
+    result = plan(CleanupRequest(repo=args.repo, directory=args.dir, config=args.config,
+                                 registry=RegistryGroup.build(args), retries=args.retries))
+    if args.out:
+        write_atomic(args.out, result.dumps())
+    sys.stdout.write(result.dumps() if args.format == "json" else views.cleanup_plan_text(result))
+    return 0
+
+
+def cmd_cleanup_apply(args) -> int:
+    from werfpull.commands.cleanup import apply
+
+    def report(tag: str, what: str) -> None:
+        print(f"werfpull: {what} {tag}", file=sys.stderr, flush=True)
+
+    _, outcome = apply(args.plan, registry=RegistryGroup.build(args), retries=args.retries,
+                       repo=args.repo, directory=args.dir, config=args.config,
+                       force=args.force, report=report)
+    sys.stdout.write(views.cleanup_outcome(outcome, args.format))
+    return 0
+
+
+def cmd_host_cleanup(args) -> int:
+    from werfpull.commands.host_cleanup import host_cleanup
+
+    found, chosen = host_cleanup(storage=args.dest or args.storage, repos=args.repo,
+                                 directory=args.dir, config=args.config,
+                                 keep_bytes=args.keep_bytes, keep_days=args.keep_days,
+                                 dry_run=args.dry_run, registry=RegistryGroup.build(args))
+    sys.stdout.write(json.dumps([s.to_json() for s in chosen], indent=2) + "\n"
+                     if args.format == "json" else
+                     views.host_cleanup_text(found, chosen, args.dry_run))
+    return 0
+
+
+def _add_cleanup(sub) -> None:
+    p = sub.add_parser("cleanup", help="delete registry stages no kept commit needs")
+    cleanup_sub = p.add_subparsers(dest="cleanup_command", required=True, metavar="SUBCOMMAND")
+    p = cleanup_sub.add_parser("plan", help="show what a cleanup keeps and deletes, and why")
+    p.add_argument("repo", metavar="REPO", help="stages repository, HOST[:PORT]/PATH")
+    ProjectGroup.add(p)
+    RegistryGroup.add(p)
+    add_format(p)
+    p.add_argument("--out", help="also write the plan as JSON to this file")
+    p.set_defaults(func=cmd_cleanup_plan)
+    p = cleanup_sub.add_parser("apply", help="delete exactly what a cleanup plan lists")
+    p.add_argument("plan", metavar="PLAN.json")
+    p.add_argument("--repo", help="refuse the plan unless it is for this repository")
+    p.add_argument("--force", action="store_true",
+                   help="apply even if the config or the git references changed since")
+    ProjectGroup.add(p)
+    RegistryGroup.add(p)
+    add_format(p)
+    p.set_defaults(func=cmd_cleanup_apply)
+
+    p = sub.add_parser("host-cleanup", help="remove local stages the current config no"
+                       " longer uses")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--storage", default="containers-storage",
+                       help="containers-storage or containers-storage:[DRIVER@ROOT+RUNROOT]")
+    where.add_argument("--dest", help="oci:DIR, or a containers-storage store")
+    p.add_argument("--repo", action="append", default=[],
+                   help="stages named REPO:image-stage-SIG are this project's (repeatable;"
+                        " default: localhost/PROJECT/stages)")
+    p.add_argument("--keep-bytes", type=int, help="remove, oldest first, down to this size")
+    p.add_argument("--keep-days", type=float, help="remove unused stages older than this")
+    p.add_argument("--dry-run", action="store_true", help="only show what would go")
+    ProjectGroup.add(p)
+    RegistryGroup.add(p)
+    add_format(p)
+    p.set_defaults(func=cmd_host_cleanup)
+
+
 def _storage_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--storage", default="containers-storage",
                    help="containers-storage or containers-storage:[DRIVER@ROOT+RUNROOT]")
@@ -227,10 +304,20 @@ def build_parser() -> argparse.ArgumentParser:
     RegistryGroup.add(p)
     add_format(p)
     p.set_defaults(func=cmd_push)
-    for command in sub.choices.values():  # `werfpull plan -v` as well as `werfpull -v plan`
+    _add_cleanup(sub)
+    _add_verbose(sub)
+    return parser
+
+
+def _add_verbose(sub: argparse._SubParsersAction) -> None:
+    """`werfpull plan -v` and `werfpull cleanup plan -v` as well as `werfpull -v plan`."""
+    for command in sub.choices.values():
+        nested = [a for a in command._actions if isinstance(a, argparse._SubParsersAction)]
+        if nested:
+            _add_verbose(nested[0])
+            continue
         command.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
                              help="more logging (-vv: every command run)")
-    return parser
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -240,7 +327,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args, _ = parser.parse_known_args(argv)
-    chain = [args.command] + ([args.config_command] if args.command == "config" else [])
+    chain = [args.command] + ([args.config_command] if args.command == "config" else []) + (
+        [args.cleanup_command] if args.command == "cleanup" else [])
     sub = parser
     for name in chain:
         sub = _subparsers(sub).choices[name]
@@ -257,6 +345,7 @@ def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    sys.stdout, sys.stderr = views.for_terminal(sys.stdout), views.for_terminal(sys.stderr)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="werfpull: %(message)s", stream=sys.stderr)
     signal.signal(signal.SIGTERM, _sigterm)
@@ -266,9 +355,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"werfpull: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
+        process.halt()  # whatever phase it came in, no child outlives werfpull
         print("werfpull: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Terminated:
+        process.halt()
         print("werfpull: terminated", file=sys.stderr)
         return EXIT_TERMINATED
     except BrokenPipeError:

@@ -11,7 +11,7 @@ import math
 import os
 from dataclasses import dataclass
 
-from werfpull.apply.transfer import DEFAULT_JOBS, DEFAULT_RETRIES
+from werfpull.apply.transfer import DEFAULT_JOBS, DEFAULT_RETRIES, MAX_RETRIES
 from werfpull.errors import UsageError
 from werfpull.plan.make import PlanRequest
 from werfpull.tools import skopeo
@@ -63,8 +63,8 @@ class RegistryGroup:
             raise UsageError(f"--registry-authfile {args.registry_authfile}: no such file")
         if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
             raise UsageError("--timeout must be a positive number of seconds")
-        if args.retries < 0:
-            raise UsageError("--retries must be at least 0")
+        if not 0 <= args.retries <= MAX_RETRIES:
+            raise UsageError(f"--retries must be from 0 to {MAX_RETRIES}")
         return skopeo.RegistryOptions(insecure=args.insecure_registry,
                                       skip_tls_verify=args.skip_tls_verify_registry,
                                       authfile=args.registry_authfile, timeout=args.timeout)
@@ -85,6 +85,9 @@ class PlanGroup:
                        " (default: what this host has)")
         p.add_argument("--inventory", choices=("auto", "probe", "list"), default="auto",
                        help="how to learn which stages the registry has")
+        p.add_argument("--platform", action="append", default=[], metavar="PLATFORM",
+                       dest="platforms", help="plan only this platform of images built for"
+                       " several (repeatable; default: all)")
         ProjectGroup.add(p)
         RegistryGroup.add(p)
 
@@ -94,7 +97,7 @@ class PlanGroup:
         return PlanRequest(repo=args.repo, images=args.images, directory=project.directory,
                            config=project.config, all_stages=args.all_stages, dest=args.dest,
                            registry=RegistryGroup.build(args), inventory=args.inventory,
-                           retries=args.retries)
+                           retries=args.retries, platforms=args.platforms)
 
 
 class ApplyGroup:

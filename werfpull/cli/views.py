@@ -6,6 +6,7 @@ The CLI prints what these return; nothing here prints or decides anything.
 from __future__ import annotations
 
 import json
+import re
 
 from werfpull.plan.model import Plan
 from werfpull.plan.planner import download_bytes
@@ -23,14 +24,15 @@ def human_bytes(n: int | None) -> str:
     raise AssertionError
 
 
-def image_label(kind: str, name: str | None) -> str:
-    return "image (unnamed)" if name is None else f"{kind} {name}"
+def image_label(kind: str, name: str | None, platform: str | None = None) -> str:
+    label = "image (unnamed)" if name is None else f"{kind} {name}"
+    return f"{label} [{platform}]" if platform is not None else label
 
 
 def signatures_text(project: str, signed: list[ImageStages]) -> str:
     lines = [f"project {project}"]
     for s in signed:
-        lines.append(image_label(s.image.kind, s.image.name))
+        lines.append(image_label(s.image.kind, s.image.name, s.platform))
         lines += [f"  {st.name:<20} {st.signature}" for st in s.stages]
     return "\n".join(lines) + "\n"
 
@@ -50,7 +52,9 @@ def plan_text(plan: Plan) -> str:
     ]
     pulled = {p.signature: p for p in plan.pulls}
     for image in plan.images:
-        lines.append(f"{image_label(image.kind, image.name)}: {image.reason}")
+        upto = f" (up to {image.upto}, for an import)" if image.upto else ""
+        lines.append(f"{image_label(image.kind, image.name, image.platform)}{upto}:"
+                     f" {image.reason}")
         if not image.needed and not plan.all_stages:
             continue
         for st in image.stages:
@@ -149,3 +153,67 @@ def build_summary(report: dict) -> str:
 def push_summary(outcome, repo: str) -> str:
     return (f"Pushed {len(outcome.pulled)} stage(s) in {outcome.seconds:.1f} s;"
             f" {len(outcome.skipped)} already in {repo}\n")
+
+
+_TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+class ForTerminal:
+    """A text stream to a terminal that shows control characters as `\\xNN`: a name
+    holding ESC or CR must not recolour, move or erase what the user reads. Pipes and
+    files get the bytes unchanged (a script written to stdout stays exact)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(_TERMINAL_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
+        return len(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def for_terminal(stream):
+    return ForTerminal(stream) if stream.isatty() else stream
+
+def cleanup_plan_text(plan) -> str:
+    """A cleanup plan for review: per reference what it keeps, then what goes."""
+    lines = [f"Cleanup plan for {plan.repo} (project {plan.project}, config"
+             f" {plan.config_digest[:19]})",
+             f"  policy: {'werf default' if plan.policy.get('default') else 'werf.yaml'};"
+             f" branches from {plan.branches_from}"]
+    lines += [f"  note: {n}" for n in plan.notes]
+    for ref in plan.references:
+        lines.append(f"{ref.kind} {ref.name} ({ref.commit[:12]}): {ref.policy}")
+        if not ref.kept:
+            lines.append("  keeps nothing")
+        for k in ref.kept:
+            lines.append(f"  keeps {k.image or '~'} {k.signature[:12]} built at {k.commit[:12]}")
+    lines.append(f"keep {len(plan.keep)} tag(s)")
+    why: dict[str, int] = {}
+    for t in plan.keep:
+        reason = t.why.split(" (")[0] if t.why.startswith("created") else t.why
+        why[reason] = why.get(reason, 0) + 1
+    lines += [f"  {n:>4}  {w}" for w, n in sorted(why.items(), key=lambda kv: -kv[1])[:20]]
+    lines.append(f"delete {len(plan.delete)} tag(s), {human_bytes(plan.freed)} freed"
+                 " (after the registry's garbage collection)")
+    lines += [f"  {t.tag}  {t.digest[:19]}  {human_bytes(t.size)}" for t in plan.delete]
+    return "\n".join(lines) + "\n"
+
+
+def cleanup_outcome(outcome, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(outcome.to_json(), indent=2) + "\n"
+    lines = [f"deleted {len(outcome.deleted)} tag(s) ({outcome.manifests} manifest(s))"]
+    lines += [f"  kept {tag}: {why}" for tag, why in sorted(outcome.skipped.items())]
+    return "\n".join(lines) + "\n"
+
+
+def host_cleanup_text(found, chosen, dry_run: bool) -> str:
+    verb = "would remove" if dry_run else "removed"
+    lines = [f"{len(found)} local stage(s) of this project, {verb} {len(chosen)}"
+             f" ({human_bytes(sum(s.size for s in chosen))})"]
+    lines += [f"  {verb} {s.name} ({human_bytes(s.size)}, {s.why})" for s in chosen]
+    lines += [f"  kept {s.name}: {s.why}" for s in found if s.why and s not in chosen]
+    return "\n".join(lines) + "\n"

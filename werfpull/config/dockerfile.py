@@ -9,9 +9,9 @@ the repository, `contextAddFiles` exist) is checked where the files are read
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from werfpull.config.model import Image
+from werfpull.config import werf2
+from werfpull.config.model import BuildArgImport, DockerfileDependency, DockerfileSpec, Image
+from werfpull.config.yamldoc import describe
 
 DOCKERFILE_KEYS = (
     "image", "dockerfile", "context", "target", "args", "contextAddFiles", "addHost",
@@ -23,51 +23,6 @@ STAPEL_KEYS = (
     "from", "fromImage", "fromArtifact", "fromLatest", "fromCacheVersion", "git", "shell",
     "ansible", "mount", "import", "docker", "disableGitAfterPatch",
 )
-IMPORT_TYPES = ("ImageName", "ImageID", "ImageRepo", "ImageTag", "ImageDigest")
-
-
-@dataclass(frozen=True)
-class BuildArgImport:
-    type: str
-    target_build_arg: str
-
-
-@dataclass(frozen=True)
-class DockerfileDependency:
-    image: str
-    imports: tuple[BuildArgImport, ...]
-    line: int = 0
-
-
-@dataclass(frozen=True)
-class Secret:
-    id: str
-    env: str | None = None
-    src: str | None = None
-    value: str | None = field(default=None, repr=False)
-
-
-@dataclass
-class DockerfileSpec:
-    dockerfile: str
-    context: str  # relative to the directory of werf.yaml, leading "/" dropped; "" is it
-    target: str | None
-    args: dict  # name -> string, nulls dropped, integers as decimal strings
-    context_add_files: tuple[str, ...] | None  # None when absent; () is present
-    add_host: tuple[str, ...]
-    network: str | None
-    ssh: str | None
-    secrets: tuple[Secret, ...]
-    dependencies: tuple[DockerfileDependency, ...]
-    staged: bool
-    final: bool
-    cache_version: str | None
-    platform: tuple[str, ...]
-    image_spec: dict | None
-    lines: dict = field(default_factory=dict)  # key -> line in werf.yaml
-
-    def line(self, key: str) -> int:
-        return self.lines.get(key, self.lines.get("", 0))
 
 
 def parse_image(p, names: list, body: dict) -> list[Image]:
@@ -87,13 +42,14 @@ def parse_image(p, names: list, body: dict) -> list[Image]:
         add_host=_strings(p, "addHost", data),
         network=p.opt_string(data, "network", ()),
         ssh=p.opt_string(data, "ssh", ()),
-        secrets=_secrets(p, data.get("secrets")),
+        secrets=werf2.secrets(p, data.get("secrets")),
         dependencies=_dependencies(p, data.get("dependencies")),
         staged=p.boolean(("staged",), data.get("staged")),
         final=p.boolean(("final",), data.get("final", True)),
         cache_version=p.version(("cacheVersion",), data.get("cacheVersion")),
         platform=_strings(p, "platform", data),
-        image_spec=_image_spec(p, data.get("imageSpec")),
+        image_spec=werf2.image_spec(p, ("imageSpec",), data["imageSpec"])
+        if "imageSpec" in data else None,
         lines={key: p.doc.line_of((key,)) for key in data} | {"": p.doc.line},
     )
     return [_image(p, name, spec) for name in names]
@@ -105,6 +61,10 @@ def _image(p, name, spec: DockerfileSpec) -> Image:
         from_latest=False, from_cache_version=None, builder="shell",
         instructions={}, cache_version=None, stage_cache_versions={}, git=(), mounts=(),
         imports=(), docker=None, document=p.doc.index, line=p.doc.line, dockerfile=spec,
+        # the section 7 keys, read by the signer, planner and builder as for any image
+        final=spec.final, image_cache_version=spec.cache_version,
+        platforms=tuple(dict.fromkeys(spec.platform)) or p.build.get("platform", ()),
+        image_spec=spec.image_spec,
     )
 
 
@@ -122,7 +82,7 @@ def _strings(p, key: str, data: dict) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
-        raise p.error((key,), f"expected a list of strings, got {_kind(value)}")
+        raise p.error((key,), f"expected a list of strings, got {describe(value)}")
     return tuple(p.string((key, i), v) for i, v in enumerate(value))
 
 
@@ -130,32 +90,16 @@ def _args(p, value) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise p.error(("args",), f"expected a mapping, got {_kind(value)}")
+        raise p.error(("args",), f"expected a mapping, got {describe(value)}")
     out = {}
     for name, arg in value.items():
         if arg is None:
             continue  # an explicit null is an absent key
         if isinstance(arg, bool) or not isinstance(arg, (str, int)):
             raise p.error(("args", name), f"a build argument is a string or an integer,"
-                          f" got {_kind(arg)}", key=f"args.{name}")
+                          f" got {describe(arg)}", key=f"args.{name}")
         out[name] = str(arg)
     return out
-
-
-def _secrets(p, value) -> tuple[Secret, ...]:
-    secrets = []
-    for i, raw in enumerate(p.list_of_mappings(("secrets",), value)):
-        at = ("secrets", i)
-        data = p.mapping(at, raw, ("id", "env", "src", "value"))
-        sources = [k for k in ("env", "src", "value") if k in data]
-        if len(sources) != 1:
-            raise p.error(at, "a secret needs exactly one of 'env', 'src' and 'value'",
-                          key=f"secrets[{i}]")
-        if "id" not in data:
-            raise p.error(at, "a secret needs an 'id'", key=f"secrets[{i}].id")
-        secrets.append(Secret(p.string(at + ("id",), data["id"]),
-                              **{sources[0]: p.string(at + (sources[0],), data[sources[0]])}))
-    return tuple(secrets)
 
 
 def _dependencies(p, value) -> tuple[DockerfileDependency, ...]:
@@ -181,32 +125,11 @@ def _dependencies(p, value) -> tuple[DockerfileDependency, ...]:
                     raise p.error(iat, f"'{key}' is required in a dependency import",
                                   key=f"dependencies[{i}].imports[{j}].{key}")
             kind = p.string(iat + ("type",), entry["type"])
-            if kind not in IMPORT_TYPES:
+            if kind not in werf2.DEPENDENCY_TYPES:
                 raise p.error(iat + ("type",), f"unknown import type {kind!r}",
-                              hint=f"expected one of: {', '.join(IMPORT_TYPES)}")
+                              hint=f"expected one of: {', '.join(werf2.DEPENDENCY_TYPES)}")
             imports.append(BuildArgImport(kind, p.string(iat + ("targetBuildArg",),
                                                          entry["targetBuildArg"])))
         deps.append(DockerfileDependency(p.string(at + ("image",), data["image"]),
                                          tuple(imports), p.doc.line_of(at)))
     return tuple(deps)
-
-
-def _image_spec(p, value) -> dict | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise p.error(("imageSpec",), f"expected a mapping, got {_kind(value)}")
-    return _drop_nulls(value)
-
-
-def _drop_nulls(value):
-    if isinstance(value, dict):
-        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_drop_nulls(v) for v in value]
-    return value
-
-
-def _kind(value) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-            list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)

@@ -14,6 +14,7 @@ from werfpull.config.yamldoc import load_documents
 from werfpull.errors import ConfigError
 from werfpull.gotemplate import render_werf_config
 from werfpull.refs import sha256_digest
+from werfpull.tools import git
 
 CONFIG_NAMES = ("werf.yaml", "werf.yml")
 
@@ -34,6 +35,19 @@ def find_config(directory: str, config: str | None = None) -> str:
     )
 
 
+def _refuse_escape(path: str, directory: str) -> None:
+    """A config that is a symlink must stay inside its repository (or the project
+    directory outside git): a committed werf.yaml -> /etc/... would make every host
+    that checks the project out read, and sign, a file of its own."""
+    if not os.path.islink(path):
+        return
+    top = os.path.realpath(git.repo_root(directory) or directory)
+    target = os.path.realpath(path)
+    if os.path.commonpath([top, target]) != top:
+        raise ConfigError(f"{path}: a symlink to {target}, outside {top}: refused",
+                          hint="commit the config itself, or point --config at it")
+
+
 def load_config(directory: str = ".", config: str | None = None) -> Config:
     path, text = render_config(directory, config)
     return parse_config(text, path, rendered=True)
@@ -42,6 +56,7 @@ def load_config(directory: str = ".", config: str | None = None) -> Config:
 def render_config(directory: str = ".", config: str | None = None) -> tuple[str, str]:
     """The config's path and its text, rendered first when it is a Go template."""
     path = find_config(directory, config)
+    _refuse_escape(path, directory)
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
@@ -72,9 +87,9 @@ def parse_config(text: str, path: str = "werf.yaml", rendered: bool = False) -> 
     '{{' produced by the template, e.g. for ansible); the digest covers this text."""
     if not rendered:
         _refuse_templates(text, path)
-    project, images = parse_documents(load_documents(text, path), path)
+    project, images, build = parse_documents(load_documents(text, path), path)
     config = Config(path=path, project=project, images=images,
-                    digest=sha256_digest(text.encode("utf-8")), text=text)
+                    digest=sha256_digest(text.encode("utf-8")), text=text, build=build)
     check(config)
     return config
 

@@ -7,12 +7,8 @@ order (a cycle is a ConfigError naming the chain) and which images a selection n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from werfpull.errors import ConfigError
-
-if TYPE_CHECKING:
-    from werfpull.config.dockerfile import DockerfileSpec
 
 
 @dataclass(frozen=True)
@@ -31,6 +27,8 @@ class GitMapping:
     # stage -> sorted, non-empty glob list; a stage with no globs is left out
     stage_dependencies: dict = field(default_factory=dict, hash=False)
     line: int = 0
+    # credentials for a remote repository: never hashed, never shown (section 7)
+    basic_auth: dict | None = field(default=None, hash=False, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -52,10 +50,70 @@ class Import:
     group: str | None
     stage: str  # importsBeforeInstall, ...
     line: int = 0
+    from_: str | None = None  # an external image (section 7), instead of image/artifact
+    source_stage: str | None = None  # `stage: S`: the source up to its stage S
 
     @property
-    def source(self) -> str:
+    def source(self) -> str | None:
+        """The image or artifact of this config imported from; None for an external one."""
         return self.image if self.image is not None else self.artifact
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A build secret (section 7): never hashed, never in a plan, a script or a log."""
+
+    id: str
+    env: str | None = field(default=None, repr=False)
+    src: str | None = field(default=None, repr=False)
+    value: str | None = field(default=None, repr=False)
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class BuildArgImport:
+    type: str
+    target_build_arg: str
+
+
+@dataclass(frozen=True)
+class DockerfileDependency:
+    image: str
+    imports: tuple[BuildArgImport, ...]
+    line: int = 0
+
+
+@dataclass
+class DockerfileSpec:
+    dockerfile: str
+    context: str  # relative to the directory of werf.yaml, leading "/" dropped; "" is it
+    target: str | None
+    args: dict  # name -> string, nulls dropped, integers as decimal strings
+    context_add_files: tuple[str, ...] | None  # None when absent; () is present
+    add_host: tuple[str, ...]
+    network: str | None
+    ssh: str | None
+    secrets: tuple[Secret, ...]
+    dependencies: tuple[DockerfileDependency, ...]
+    staged: bool
+    final: bool
+    cache_version: str | None
+    platform: tuple[str, ...]
+    image_spec: dict | None
+    lines: dict = field(default_factory=dict)  # key -> line in werf.yaml
+
+    def line(self, key: str) -> int:
+        return self.lines.get(key, self.lines.get("", 0))
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """`dependencies[]` of a Stapel image: values of another image for one stage on."""
+
+    image: str
+    stage: str  # the stage it attaches to: install, beforeSetup, setup, dockerInstructions
+    imports: tuple[tuple[str, str], ...]  # (type, targetEnv), config order
+    line: int = 0
 
 
 @dataclass
@@ -80,6 +138,14 @@ class Image:
     document: int
     line: int
     from_line: int = 0  # line of fromImage/fromArtifact, to locate a bad reference
+    # werf 2 keys (spec section 7); the defaults sign exactly as format 1 did
+    final: bool = True
+    image_cache_version: str | None = None  # the document's own `cacheVersion`
+    platforms: tuple[str, ...] = ()  # `platform`, else meta build.platform; repeats dropped
+    disable_git_after_patch: bool = False
+    secrets: tuple[Secret, ...] = ()
+    dependencies: tuple[Dependency, ...] = ()
+    image_spec: dict | None = None
     dockerfile: DockerfileSpec | None = None  # set for a Dockerfile image (spec 8)
 
     @property
@@ -97,8 +163,9 @@ class Image:
             refs.append(("artifact", self.from_artifact))
         refs.extend(
             ("image", i.image) if i.image is not None else ("artifact", i.artifact)
-            for i in self.imports
+            for i in self.imports if i.source is not None
         )
+        refs.extend(("any", d.image) for d in self.dependencies)
         if self.dockerfile is not None:
             # A dependency names an image or an artifact; "any" lets either match.
             refs.extend(("any", d.image) for d in self.dockerfile.dependencies)
@@ -118,12 +185,24 @@ class Config:
     images: list[Image]  # config order
     digest: str  # sha256 of the config text
     text: str = field(repr=False, default="")
+    build: dict = field(default_factory=dict)  # meta `build`, nulls dropped (section 7)
+    _by_name: dict = field(repr=False, default_factory=dict, compare=False)
+
+    @property
+    def build_cache_version(self) -> str | None:
+        return self.build.get("cacheVersion")
+
+    @property
+    def build_image_spec(self) -> dict | None:
+        return self.build.get("imageSpec")
 
     def get(self, name: str | None) -> Image:
-        for image in self.images:
-            if image.name == name:
-                return image
-        raise KeyError(name)
+        # An index, built once: a scan per reference made large configs quadratic.
+        if len(self._by_name) != len(self.images):
+            self._by_name = {}
+            for image in self.images:
+                self._by_name.setdefault(image.name, image)
+        return self._by_name[name]
 
     def order(self) -> list[Image]:
         """Images and artifacts so that every one comes after what it references."""

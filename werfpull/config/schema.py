@@ -7,66 +7,64 @@ from __future__ import annotations
 
 import difflib
 
-from werfpull.config import dockerfile
+from werfpull.config import dockerfile, werf2
 from werfpull.config.model import Config, GitMapping, Image, Import, Mount
-from werfpull.config.yamldoc import Document
+from werfpull.config.yamldoc import Document, describe
 from werfpull.errors import ConfigError
 from werfpull.signatures.stages import DEP_STAGES, IMPORT_STAGES, USER_STAGES
 
 IMAGE_KEYS = (
     "image", "from", "fromImage", "fromArtifact", "fromLatest", "fromCacheVersion",
     "git", "shell", "ansible", "mount", "import", "docker",
-)
+) + werf2.IMAGE_KEYS
 SECTION_KEYS = USER_STAGES + ("cacheVersion",) + tuple(f"{s}CacheVersion" for s in USER_STAGES)
 GIT_KEYS = (
     "add", "to", "url", "branch", "tag", "commit", "includePaths", "excludePaths",
-    "owner", "group", "stageDependencies",
+    "owner", "group", "stageDependencies", "basicAuth",
 )
 IMPORT_KEYS = (
     "image", "artifact", "add", "to", "includePaths", "excludePaths", "owner", "group",
-    "before", "after",
+    "before", "after", "from", "stage",
 )
 DOCKER_KEYS = (
     "VOLUME", "EXPOSE", "ENV", "LABEL", "ENTRYPOINT", "CMD", "WORKDIR", "USER", "HEALTHCHECK",
+    "exactValues",
 )
 
 
-def parse_documents(docs: list[Document], path: str) -> tuple[str, list[Image]]:
-    """The project name and every image and artifact of a parsed YAML stream."""
+def parse_documents(docs: list[Document], path: str) -> tuple[str, list[Image], dict]:
+    """The project name, every image and artifact, and the meta `build` mapping."""
     if not docs:
         raise ConfigError("the config is empty: it needs a meta document with 'project'",
                           file=path)
-    project = _parse_meta(docs[0], path)
+    project, build = _parse_meta(docs[0], path)
     images: list[Image] = []
     for doc in docs[1:]:
-        images.extend(_Parser(doc, path).images())
-    return project, images
+        images.extend(_Parser(doc, path, build=build).images())
+    return project, images, build
 
 
 def check(config: Config) -> None:
-    """What needs the whole config: unique names, references, no cycles."""
+    """What needs the whole config: unique names, references, no cycles, platforms."""
     _check_names(config)
     config.order()  # raises on cycles
+    werf2.check_config(config)
 
 
-def _parse_meta(doc: Document, path: str) -> str:
+def _parse_meta(doc: Document, path: str) -> tuple[str, dict]:
     p = _Parser(doc, path, label=f"document {doc.index} (meta)")
     # Checked before the schema, whose "unknown key 'image'" would hide the real mistake.
     if isinstance(doc.data, dict) and ("image" in doc.data or "artifact" in doc.data):
         key = "image" if "image" in doc.data else "artifact"
         raise p.error((key,), "the first document must be the meta document"
                       " (project, configVersion), not an image or artifact")
-    data = p.mapping((), doc.data, ("project", "configVersion"))
+    data = p.mapping((), doc.data, werf2.META_KEYS)
     if "project" not in data:
         raise p.error((), "'project' is required in the meta document", key="project")
     project = p.string(("project",), data["project"])
     if not project:
         raise p.error(("project",), "'project' must not be empty", key="project")
-    version = data.get("configVersion")
-    if type(version) is not int or version != 1:
-        raise p.error(("configVersion",), f"configVersion must be 1, not {version!r}",
-                      key="configVersion")
-    return project
+    return project, werf2.parse_meta(p, data)
 
 
 def _check_names(config: Config) -> None:
@@ -101,8 +99,12 @@ def _reference_sites(image: Image) -> list[tuple[str, str, str, int]]:
     if image.from_artifact is not None:
         sites.append(("artifact", image.from_artifact, "fromArtifact", image.from_line))
     for i, imp in enumerate(image.imports):
+        if imp.source is None:
+            continue  # an external image
         kind = "image" if imp.image is not None else "artifact"
         sites.append((kind, imp.source, f"import[{i}].{kind}", imp.line))
+    for i, dep in enumerate(image.dependencies):
+        sites.append(("any", dep.image, f"dependencies[{i}].image", dep.line))
     if image.dockerfile is not None:
         sites.extend(("any", d.image, f"dependencies[{i}].image", d.line)
                      for i, d in enumerate(image.dockerfile.dependencies))
@@ -112,9 +114,11 @@ def _reference_sites(image: Image) -> list[tuple[str, str, str, int]]:
 class _Parser:
     """Schema checks for one document, with errors located by key path."""
 
-    def __init__(self, doc: Document, path: str, label: str | None = None):
+    def __init__(self, doc: Document, path: str, label: str | None = None,
+                 build: dict | None = None):
         self.doc, self.path = doc, path
         self.label = label or f"document {doc.index}"
+        self.build = build or {}
 
     def error(self, at: tuple, message: str, key: str | None = None, hint=None) -> ConfigError:
         if key is None and any(isinstance(k, str) for k in at):
@@ -127,7 +131,7 @@ class _Parser:
     def mapping(self, at: tuple, value, allowed: tuple) -> dict:
         """Check keys against the schema; explicit nulls read as absent keys."""
         if not isinstance(value, dict):
-            raise self.error(at, f"expected a mapping, got {_kind(value)}")
+            raise self.error(at, f"expected a mapping, got {describe(value)}")
         for key in value:
             if key not in allowed:
                 near = difflib.get_close_matches(key, allowed, n=1)
@@ -140,7 +144,7 @@ class _Parser:
 
     def string(self, at: tuple, value) -> str:
         if not isinstance(value, str):
-            raise self.error(at, f"expected a string, got {_kind(value)}")
+            raise self.error(at, f"expected a string, got {describe(value)}")
         return value
 
     def opt_string(self, data: dict, key: str, at: tuple) -> str | None:
@@ -151,7 +155,7 @@ class _Parser:
             return ()
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list):
-            raise self.error(at, f"expected a string or a list of strings, got {_kind(value)}")
+            raise self.error(at, f"expected a string or a list of strings, got {describe(value)}")
         out = [self.string(at + (i,), item) for i, item in enumerate(items)]
         return tuple(sorted(out)) if sort else tuple(out)
 
@@ -160,21 +164,21 @@ class _Parser:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise self.error(at, f"expected a string or an integer, got {_kind(value)}")
+            raise self.error(at, f"expected a string or an integer, got {describe(value)}")
         return str(value)
 
     def boolean(self, at: tuple, value) -> bool:
         if value is None:
             return False
         if not isinstance(value, bool):
-            raise self.error(at, f"expected true or false, got {_kind(value)}")
+            raise self.error(at, f"expected true or false, got {describe(value)}")
         return value
 
     def list_of_mappings(self, at: tuple, value) -> list:
         if value is None:
             return []
         if not isinstance(value, list):
-            raise self.error(at, f"expected a list, got {_kind(value)}")
+            raise self.error(at, f"expected a list, got {describe(value)}")
         return value
 
     # -- documents
@@ -182,7 +186,7 @@ class _Parser:
     def images(self) -> list[Image]:
         data = self.doc.data
         if not isinstance(data, dict):
-            raise self.error((), f"expected a mapping, got {_kind(data)}")
+            raise self.error((), f"expected a mapping, got {describe(data)}")
         if ("image" in data) == ("artifact" in data):
             raise self.error((), "a document needs exactly one of 'image' or 'artifact'"
                              if "image" not in data else "'image' and 'artifact' together")
@@ -198,7 +202,8 @@ class _Parser:
                                  " Dockerfile: declare it with 'image'")
             return dockerfile.parse_image(self, names, data)
         allowed = IMAGE_KEYS if kind == "image" else tuple(
-            "artifact" if k == "image" else k for k in IMAGE_KEYS if k != "docker")
+            "artifact" if k == "image" else k for k in IMAGE_KEYS
+            if k not in ("docker", "final", "imageSpec"))
         body = self.mapping((), data, allowed)
         return [self._image(kind, name, body) for name in names]
 
@@ -215,7 +220,7 @@ class _Parser:
             return [self.string((kind, i), v) for i, v in enumerate(value)]
         raise self.error((kind,), f"{kind} must be a name" +
                          (" or a non-empty list of names" if kind == "image" else "") +
-                         f", got {_kind(value)}")
+                         f", got {describe(value)}")
 
     def _image(self, kind: str, name, body: dict) -> Image:
         bases = [k for k in ("from", "fromImage", "fromArtifact") if k in body]
@@ -246,6 +251,7 @@ class _Parser:
             docker=self._docker(body.get("docker")) if kind == "image" else None,
             document=self.doc.index, line=self.doc.line,
             from_line=self.doc.line_of((bases[0],)),
+            **werf2.image_fields(self, kind, body, self.build),
         )
 
     def _section(self, builder: str, value):
@@ -261,7 +267,7 @@ class _Parser:
                 for i, task in enumerate(tasks):
                     if not isinstance(task, dict):
                         raise self.error(at + (stage, i),
-                                         f"an ansible task must be a mapping, got {_kind(task)}")
+                                         f"an ansible task must be a mapping, got {describe(task)}")
                 instructions[stage] = tasks
         versions = {s: self.version(at + (f"{s}CacheVersion",), data.get(f"{s}CacheVersion"))
                     for s in USER_STAGES}
@@ -298,8 +304,20 @@ class _Parser:
                 **self._filters(data, at),
                 stage_dependencies=stage_deps,
                 line=self.doc.line_of(at),
+                basic_auth=self._basic_auth(data, at),
             ))
         return tuple(mappings)
+
+    def _basic_auth(self, data: dict, at: tuple) -> dict | None:
+        if "basicAuth" not in data:
+            return None
+        if "url" not in data:
+            raise self.error(at + ("basicAuth",), "'basicAuth' is only for a remote"
+                             " repository (a mapping with 'url')")
+        if not isinstance(data["basicAuth"], dict):
+            raise self.error(at + ("basicAuth",),
+                             f"expected a mapping, got {describe(data['basicAuth'])}")
+        return data["basicAuth"]
 
     def _filters(self, data: dict, at: tuple) -> dict:
         """What git mappings and imports share: which paths, and whose files they become."""
@@ -338,8 +356,12 @@ class _Parser:
         for i, raw in enumerate(self.list_of_mappings(("import",), value)):
             at = ("import", i)
             data = self.mapping(at, raw, IMPORT_KEYS)
-            if ("image" in data) == ("artifact" in data):
-                raise self.error(at, "an import needs exactly one of 'image' and 'artifact'")
+            if sum(k in data for k in ("image", "artifact", "from")) != 1:
+                raise self.error(at, "an import needs exactly one of 'image', 'artifact'"
+                                 " and 'from'")
+            if "from" in data and "stage" in data:
+                raise self.error(at + ("stage",), "'stage' names a stage of an image or"
+                                 " artifact of this config, not of an external 'from' image")
             if "add" not in data:
                 raise self.error(at, "'add' is required in an import", key=f"import[{i}].add")
             if ("before" in data) == ("after" in data):
@@ -357,13 +379,18 @@ class _Parser:
                 **self._filters(data, at),
                 stage=IMPORT_STAGES[(when, stage)],
                 line=self.doc.line_of(at),
+                from_=self.opt_string(data, "from", at),
+                source_stage=self.opt_string(data, "stage", at),
             ))
         return tuple(imports)
 
     def _docker(self, value) -> dict | None:
         if value is None:
             return None
-        return self.mapping(("docker",), value, DOCKER_KEYS) or None
+        docker = self.mapping(("docker",), value, DOCKER_KEYS)
+        if "exactValues" in docker:
+            self.boolean(("docker", "exactValues"), docker["exactValues"])
+        return werf2.drop_nulls(docker) or None
 
 
 def _dotted(path: tuple) -> str:
@@ -371,10 +398,3 @@ def _dotted(path: tuple) -> str:
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out
-
-
-def _kind(value) -> str:
-    if value is None:
-        return "null"
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-            list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)

@@ -130,6 +130,14 @@ class _Converter:
             raise self.fail(node, _problem(exc)) from None
 
 
+def describe(value) -> str:
+    """What kind of YAML value `value` is, for an error message ("a string", "null")."""
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+
+
 def _problem(exc: yaml.YAMLError) -> str:
     parts = [getattr(exc, "context", None), getattr(exc, "problem", None)]
     text = "; ".join(p for p in parts if p) or str(exc).splitlines()[0]

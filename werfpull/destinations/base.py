@@ -2,16 +2,16 @@
 
 A destination is an object, never a string compared: it names a stage inside itself
 (`name`, `ref`), says how skopeo reaches it (`side`), whether a copy keeps manifest
-digests, how many copies may write it at once and under which lock, which wanted
-stages it already holds (`present`) and what a correct copy of one reports there
-(`local_id`), how a landed stage is checked (`verify`), a wrong one removed (`untag`)
-and a failure of the destination itself told from the registry's (`failure`).
+digests, how many copies may write it at once and where one writes (`copy_target`,
+`commit`), which wanted stages it already holds (`present`) and what a correct copy of
+one reports there (`local_id`), how a landed stage is checked (`verify`), a wrong one
+removed (`untag`) and a failure of the destination itself told from the registry's
+(`failure`).
 `shell_*` give the generated script the same mapping.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 from dataclasses import dataclass
 from typing import ClassVar
@@ -32,6 +32,9 @@ class Destination:
     shell_cases: ClassVar[tuple[tuple[str, str], ...]]
     preserves_digests: ClassVar[bool] = True
     max_jobs: ClassVar[int | None] = None  # None: as many copies as --jobs
+    # Whether a copy skips the blobs the destination already has (docker load does not:
+    # skopeo streams every layer of each stage into it).
+    reuses_blobs: ClassVar[bool] = True
 
     @classmethod
     def parse(cls, text: str) -> Destination | None:
@@ -55,10 +58,6 @@ class Destination:
     def ref(self, repo: Repo, signature: str) -> str:
         """The full skopeo transport reference of the stage in this destination."""
         raise NotImplementedError
-
-    def lock(self):
-        """Held around every write; across processes where the storage needs it."""
-        return contextlib.nullcontext()
 
     def copy_target(self, repo: Repo, signature: str,
                     opts: skopeo.RegistryOptions) -> tuple[str, skopeo.Side]:
@@ -106,8 +105,6 @@ class Destination:
 def probe_each(refs: dict[str, str], *, config: bool = False) -> dict[str, str]:
     """{key: manifest digest, or with `config` its config digest} of the local references
     `refs` ({key: ref}) that exist, one `skopeo inspect` each, in parallel."""
-    from concurrent.futures import ThreadPoolExecutor
-
     def one(ref: str) -> str | None:
         result = process.run(skopeo.inspect_raw(ref))
         if result.ok:
@@ -119,6 +116,5 @@ def probe_each(refs: dict[str, str], *, config: bool = False) -> dict[str, str]:
         raise result.error(f"cannot read {ref}: {message(result.stderr)}")
 
     keys = list(refs)
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(keys)))) as pool:
-        found = list(pool.map(one, [refs[k] for k in keys]))
+    found = process.parallel(one, [refs[k] for k in keys], 8)
     return {k: d for k, d in zip(keys, found, strict=True) if d is not None}

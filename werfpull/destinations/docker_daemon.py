@@ -29,6 +29,7 @@ class DockerDaemon(Destination):
     transport = "docker-daemon"
     shell_cases = (("docker-daemon", '"docker-daemon:$name"'),)
     preserves_digests = False
+    reuses_blobs = False
 
     @classmethod
     def parse(cls, text: str) -> DockerDaemon | None:

@@ -1,11 +1,13 @@
 """oci:DIR: an OCI image layout whose blobs are shared between the stages in it.
 
 skopeo rewrites index.json in place (truncate, then write) and without a lock, so two
-copies into one layout lose each other's tags. Each copy therefore writes a staging
-layout of its own under DIR/.werfpull-staging whose blobs go straight into DIR/blobs
-(`--dest-shared-blob-dir`, content-addressed, renamed into place, so parallel copies
-share and reuse them), and `commit` adds its entry to DIR/index.json under werfpull's
-flock with an atomic rename: copies run in parallel, only the index update is serial.
+copies into one layout lose each other's tags, and a killed copy leaves it torn. Each
+copy therefore writes a staging layout of its own under DIR/.werfpull-staging whose
+blobs go straight into DIR/blobs (`--dest-shared-blob-dir`: content-addressed, renamed
+into place, so parallel copies share and reuse them), and `commit` adds its entry to
+DIR/index.json under werfpull's flock with an atomic rename: copies run in parallel,
+only the index update is serial, and skopeo never writes DIR/index.json itself. An
+index torn by an older writer is repaired before the first copy (oci_index.py).
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ import json
 import os
 import shutil
 import threading
+import time
 
 from werfpull.atomic import write_atomic
 from werfpull.destinations.base import Destination
+from werfpull.destinations.oci_index import TornIndex, parse_index, remove_partial_blobs, repair
 from werfpull.errors import UsageError
 from werfpull.refs import Repo
 
@@ -38,8 +42,11 @@ class OCILayout(Destination):
         if not text.startswith("oci:"):
             return None
         path = text[4:]
-        if not path or ":" in path:
-            raise UsageError(f"--dest {text!r}: expected oci:DIR, a directory path without ':'")
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise UsageError(f"--dest {text!r}: {path} is a file, not a directory")
+        if not path or ":" in os.path.abspath(path):
+            raise UsageError(f"--dest {text!r}: expected oci:DIR, a directory path without ':'"
+                             " (also in the working directory of a relative DIR)")
         return cls(os.path.abspath(path))
 
     @property
@@ -50,10 +57,10 @@ class OCILayout(Destination):
         return f"oci:{self.location}:{self.name(repo, signature)}"
 
     def copy_target(self, repo, signature, opts):
+        self._prepare()
         staging = self._staging(signature)
         shutil.rmtree(staging, ignore_errors=True)  # a copy killed before left it
         os.makedirs(staging)
-        os.makedirs(os.path.join(self.location, "blobs"), exist_ok=True)
         side = dataclasses.replace(self.side(opts),
                                    shared_blob_dir=os.path.join(self.location, "blobs"))
         return f"oci:{staging}:{self.name(repo, signature)}", side
@@ -76,6 +83,18 @@ class OCILayout(Destination):
         return os.path.join(self.location, STAGING,
                             f"{signature[:24]}.{os.getpid()}.{threading.get_ident()}")
 
+    def _prepare(self) -> None:
+        """Create the layout, repair a torn index and drop what killed copies left."""
+        try:
+            os.makedirs(os.path.join(self.location, "blobs"), exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--dest oci:{self.location}: cannot create the layout:"
+                             f" {exc.strerror or exc}") from None
+        with oci_lock(self.location, exclusive=True):
+            repair(self.location)
+            remove_partial_blobs(self.location, time.time())
+            _remove_dead_staging(os.path.join(self.location, STAGING))
+
     def present(self, repo, signatures, opts):
         wanted = {self.name(repo, s): s for s in signatures}
         return {wanted[n]: d for n, d in oci_refs(self.location).items() if n in wanted}
@@ -93,6 +112,28 @@ class OCILayout(Destination):
             return set()
 
 
+def _remove_dead_staging(directory: str) -> None:
+    """Staging layouts of werfpull processes that are gone (killed mid-copy)."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        pid = name.split(".")[1] if name.count(".") == 2 else ""
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process: alive
+    return True
+
+
 @contextlib.contextmanager
 def oci_lock(directory: str, *, exclusive: bool):
     """werfpull's flock on an OCI layout, across processes: exclusive to write, shared to read.
@@ -102,9 +143,10 @@ def oci_lock(directory: str, *, exclusive: bool):
     """
     try:
         fh = open(os.path.join(directory, OCI_LOCK), "a")
-    except OSError:
+    except OSError as exc:
         if exclusive:
-            raise
+            raise UsageError(f"oci:{directory}: cannot write the layout:"
+                             f" {exc.strerror or exc}") from None
         yield  # a layout we may read but not write: no werfpull can write it either
         return
     with fh:  # closing the file releases the lock
@@ -113,23 +155,37 @@ def oci_lock(directory: str, *, exclusive: bool):
 
 
 def oci_refs(directory: str) -> dict[str, str]:
-    """{ref name: manifest digest} of an OCI layout; empty when there is none yet."""
+    """{ref name: manifest digest} of an OCI layout; empty when there is none yet. A torn
+    index is repaired first (oci_index.py)."""
     if not os.path.isdir(directory):
         return {}
     try:
-        with oci_lock(directory, exclusive=False), \
-                open(os.path.join(directory, "index.json"), encoding="utf-8") as fh:
-            index = json.load(fh)
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{directory}/index.json is not a readable OCI index: {exc}") from None
+        with oci_lock(directory, exclusive=False):
+            raw = _read_bytes(os.path.join(directory, "index.json"))
+        if raw is None:
+            return {}
+        try:
+            index = parse_index(directory, raw)
+        except TornIndex:
+            with oci_lock(directory, exclusive=True):
+                repair(directory)
+            return oci_refs(directory)
+    except OSError as exc:
+        raise UsageError(f"{directory}/index.json cannot be read: {exc.strerror or exc}") from None
     out = {}
     for desc in index.get("manifests", []):
         name = (desc.get("annotations") or {}).get(REF_NAME)
         if name:
             out[name] = desc.get("digest")
     return out
+
+
+def _read_bytes(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        return None
 
 
 def merge_oci_refs(directory: str, added: list[dict]) -> None:

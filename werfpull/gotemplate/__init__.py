@@ -12,9 +12,12 @@ tell apart get their own classes (`Int64`, `StrList`, `StrMap`, ...).
 One module a phase, each importing only modules listed before it:
 
 - `errors`: `TemplateError` and the errors functions raise inside a render;
+- `limits`: the resource bounds of a render (string, output, list sizes, steps, time);
 - `values`: the Go value model; `fmt`: Go's printing; `encoding`: JSON and YAML;
 - `lex`, `strconv`, `parse`: template text to trees (`strconv`: Go's literal syntax);
 - `exec`: the executor and `Fn`, the description of a template function;
+- `regex` (Go's regexp over RE2), `semver`, `strings`, `dicts`, `mathf`, `paths`: the
+  libraries sprig calls, ported;
 - `builtins`, `sprig`: the function tables of Go and sprig;
 - `werf`: werf's data and functions, and `render_werf_config`.
 """

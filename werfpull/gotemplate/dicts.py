@@ -26,8 +26,9 @@ from werfpull.gotemplate.values import (
 )
 
 
-def _empty(v) -> bool:
-    """mergo's isEmptyValue of an interface value."""
+def empty(v) -> bool:
+    """Go template emptiness, which is also mergo's isEmptyValue of an interface value
+    (sprig's `empty`, `default`, `coalesce` and merge all use it)."""
     if v is None or v is MISSING:
         return True
     if isinstance(v, GoStruct):
@@ -54,9 +55,9 @@ def _merge_into(dst: dict, src: dict, overwrite: bool) -> None:
                 _merge_into(old, value, overwrite)
         elif isinstance(value, list) and overwrite:
             dst[key] = value
-        if has and not _empty(old) and (_is_map(value) or isinstance(value, list)):
+        if has and not empty(old) and (_is_map(value) or isinstance(value, list)):
             continue
-        if overwrite or not has or _empty(old):
+        if overwrite or not has or empty(old):
             dst[key] = value
 
 

@@ -11,6 +11,7 @@ import re
 
 import yaml
 
+import werfpull.gotemplate.limits as limits
 from werfpull.gotemplate.errors import _CallError
 from werfpull.gotemplate.fmt import _float_digits, _float_exp, _float_fixed, go_float
 from werfpull.gotemplate.values import (
@@ -60,8 +61,16 @@ def _json_float(f: float) -> str:
     return sign + _float_fixed(digits, dp)
 
 
-def go_json(v, indent: str | None = None, escape_html: bool = True, level: int = 0) -> str:
-    """encoding/json.Marshal (or MarshalIndent with `indent`)."""
+def go_json(v, indent: str | None = None, escape_html: bool = True, level: int = 0,
+            memo: dict | None = None) -> str:
+    """encoding/json.Marshal (or MarshalIndent with `indent`); `memo` encodes a list or
+    map that occurs many times (shared) once per nesting level."""
+    if isinstance(v, (list, dict)) and not isinstance(v, (NilList, GoStruct)):
+        memo = {} if memo is None else memo
+        key = (id(v), level)
+        if key not in memo:
+            memo[key] = _json_container(v, indent, escape_html, level, memo)
+        return memo[key]
     if v is None or v is MISSING:
         return "null"
     if isinstance(v, bool):
@@ -74,12 +83,19 @@ def go_json(v, indent: str | None = None, escape_html: bool = True, level: int =
         return _json_str(v, escape_html)
     if isinstance(v, NilList):
         return "null"
+    if isinstance(v, GoStruct):
+        return "{}"
+    raise _JSONError(f"json: unsupported type: {go_type(v)}")
+
+
+def _json_container(v, indent, escape_html: bool, level: int, memo: dict) -> str:
     nl = "" if indent is None else "\n" + indent * (level + 1)
     end = "" if indent is None else "\n" + indent * level
     if isinstance(v, list):
         if not v:
             return "[]"
-        items = [go_json(e, indent, escape_html, level + 1) for e in v]
+        items = [go_json(e, indent, escape_html, level + 1, memo) for e in v]
+        limits.check_string(sum(map(len, items)) + len(items) * (len(nl) + 1), "the JSON")
         return "[" + nl + ("," + nl).join(items) + end + "]"
     if isinstance(v, AnyMap):
         raise _JSONError("json: unsupported type: map[interface {}]interface {}")
@@ -87,16 +103,21 @@ def go_json(v, indent: str | None = None, escape_html: bool = True, level: int =
         if not v:
             return "{}"
         sep = ":" if indent is None else ": "
-        items = [_json_str(k, escape_html) + sep + go_json(v[k], indent, escape_html, level + 1)
-                 for k in sorted(v, key=_b)]
+        items = [_json_str(k, escape_html) + sep
+                 + go_json(v[k], indent, escape_html, level + 1, memo) for k in sorted(v, key=_b)]
+        limits.check_string(sum(map(len, items)) + len(items) * (len(nl) + 1), "the JSON")
         return "{" + nl + ("," + nl).join(items) + end + "}"
-    if isinstance(v, GoStruct):
-        return "{}"
     raise _JSONError(f"json: unsupported type: {go_type(v)}")
 
 
-def _plain(v):
-    """Python builtins for PyYAML, which refuses subclasses."""
+def _plain(v, budget: list | None = None):
+    """Python builtins for PyYAML, which refuses subclasses; every occurrence of a shared
+    value is its own copy (yaml.v2 writes no anchors), within a budget of nodes."""
+    budget = [limits.MAX_YAML_NODES] if budget is None else budget
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _CallError(f"the value has more than {limits.MAX_YAML_NODES} nodes,"
+                         " werfpull's limit")
     if v is None or v is MISSING:
         return None
     if isinstance(v, bool):
@@ -108,9 +129,9 @@ def _plain(v):
     if isinstance(v, NilList):
         return None
     if isinstance(v, list):
-        return [_plain(e) for e in v]
+        return [_plain(e, budget) for e in v]
     if isinstance(v, dict):
-        return {_plain(k): _plain(x) for k, x in v.items()}
+        return {_plain(k, budget): _plain(x, budget) for k, x in v.items()}
     raise _CallError(f"cannot convert {go_type(v)} to YAML")
 
 
@@ -123,8 +144,22 @@ def to_yaml(v) -> str:
 
 
 class _YAMLv2Loader(yaml.SafeLoader):
-    """YAML as gopkg.in/yaml.v2 reads it into interface{}: timestamps stay strings,
-    y/n are booleans."""
+    """YAML as gopkg.in/yaml.v2 reads it into interface{}: timestamps and base-60
+    numbers ("10:30") stay strings, y/n are booleans."""
+
+
+# PyYAML's YAML 1.1 int and float resolvers accept base 60; yaml.v2's do not.
+_YAMLv2Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers
+            if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_YAMLv2Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"""^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)
+    |[-+]?0x[0-9a-fA-F_]+)$""", re.X), list("-+0123456789"))
+_YAMLv2Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
+    |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
 
 
 _YAMLv2Loader.add_constructor("tag:yaml.org,2002:timestamp",
@@ -135,11 +170,17 @@ _YAMLv2Loader.add_constructor("tag:yaml.org,2002:yn",
                               lambda loader, node: loader.construct_scalar(node) in "yY")
 
 
-def _from_yaml_value(v):
+def _from_yaml_value(v, budget: list):
+    """Aliases share one Python object; here every use becomes a copy, as in Go, so the
+    nodes are counted ("billion laughs")."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _CallError(f"yaml: the document expands to more than {limits.MAX_YAML_NODES}"
+                         " values (aliases), werfpull's limit")
     if isinstance(v, dict):
-        return AnyMap({k: _from_yaml_value(x) for k, x in v.items()})
+        return AnyMap({k: _from_yaml_value(x, budget) for k, x in v.items()})
     if isinstance(v, list):
-        return [_from_yaml_value(e) for e in v]
+        return [_from_yaml_value(e, budget) for e in v]
     if isinstance(v, bytes):
         return _s(v)
     return v
@@ -154,13 +195,13 @@ def from_yaml(text: str) -> dict:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise _CallError(f"yaml: cannot unmarshal {go_type(_from_yaml_value(data))}"
+        raise _CallError(f"yaml: cannot unmarshal {go_type(data)}"
                          " into map[string]interface {}")
-    out = {}
+    out, budget = {}, [limits.MAX_YAML_NODES]
     for k, v in data.items():
         if not isinstance(k, str):
             raise _CallError(f"yaml: cannot unmarshal key {k!r} into string")
-        out[k] = _from_yaml_value(v)
+        out[k] = _from_yaml_value(v, budget)
     return out
 
 

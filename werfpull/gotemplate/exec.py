@@ -8,9 +8,11 @@ call. `Fn` is how every function of the template set is described to it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import werfpull.gotemplate.limits as limits
 from werfpull.gotemplate.errors import TemplateError, _CallError, _Unsupported
 from werfpull.gotemplate.fmt import _gq, fmt_v
 from werfpull.gotemplate.parse import (
@@ -92,6 +94,9 @@ class _Exec:
         self.out: list[str] = []
         self.vars: list[list] = []
         self.depth = 0
+        self.written = 0  # bytes emitted by actions and text, across includes
+        self.steps = 0
+        self.deadline = time.monotonic() + limits.MAX_SECONDS
 
     def fail(self, node: Node, detail: str) -> TemplateError:
         text = " ".join(node.text().split())
@@ -123,16 +128,35 @@ class _Exec:
 
     # -- statements
 
+    def emit(self, node: Node, text: str) -> None:
+        self.written += len(text)
+        if self.written > limits.MAX_OUTPUT:
+            raise self.fail(node, f"the render writes more than {limits.MAX_OUTPUT} bytes,"
+                            " werfpull's limit")
+        self.out.append(text)
+
+    def step(self, node: Node) -> None:
+        """Count executed nodes; a loop or recursion that never ends stops here."""
+        self.steps += 1
+        if self.steps > limits.MAX_STEPS:
+            raise self.fail(node, f"the render executes more than {limits.MAX_STEPS}"
+                            " template steps (loops, template calls), werfpull's limit")
+        if self.steps % 4096 == 0 and time.monotonic() > self.deadline:
+            raise self.fail(node, f"the render takes longer than {limits.MAX_SECONDS:g}"
+                            " seconds, werfpull's limit")
+
     def walk(self, dot, node) -> None:
+        if not isinstance(node, (TextNode, ListNode)):
+            self.step(node)
         if isinstance(node, TextNode):
-            self.out.append(node.value)
+            self.emit(node, node.value)
         elif isinstance(node, ListNode):
             for n in node.nodes:
                 self.walk(dot, n)
         elif isinstance(node, ActionNode):
             value = self.pipeline(dot, node.pipe)
             if not node.pipe.decl:
-                self.out.append(self.printable(node, value))
+                self.emit(node, self.printable(node, value))
         elif isinstance(node, ControlNode):
             if node.kind == "range":
                 self.walk_range(dot, node)
@@ -183,6 +207,7 @@ class _Exec:
             ndecl = len(node.pipe.decl)
             try:
                 for index, elem in items:
+                    self.step(node)
                     if ndecl:
                         self.vars[-1][1] = elem
                     if ndecl > 1:
@@ -347,11 +372,25 @@ class _Exec:
             typ = fn.params[last] if last < fixed else fn.variadic
             argv.append(self.check_type(node, final, typ))
         try:
-            return fn.impl(*argv)
+            result = fn.impl(*argv)
         except _CallError as exc:
             raise self.fail(node, f"error calling {name}: {exc}{_env_origin(argv)}") from None
         except _Unsupported as exc:
             raise self.fail(node, f"{name}: {exc} is not supported") from None
+        except (TemplateError, RecursionError):
+            raise
+        except MemoryError:
+            raise self.fail(node, f"error calling {name}: out of memory") from None
+        except Exception as exc:  # a bug must not surface as a traceback
+            raise self.fail(node, f"error calling {name}: {type(exc).__name__}:"
+                            f" {exc}") from None
+        if isinstance(result, str) and len(result) > limits.MAX_STRING:
+            raise self.fail(node, f"error calling {name}: the result is {len(result)}"
+                            f" bytes, over werfpull's limit of {limits.MAX_STRING}")
+        if isinstance(result, list) and len(result) > limits.MAX_ITEMS:
+            raise self.fail(node, f"error calling {name}: the result has {len(result)}"
+                            f" elements, over werfpull's limit of {limits.MAX_ITEMS}")
+        return result
 
     def arg(self, dot, typ: str, node: Node):
         if isinstance(node, DotNode):

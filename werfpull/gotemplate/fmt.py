@@ -12,6 +12,7 @@ import decimal
 import math
 import re
 
+import werfpull.gotemplate.limits as limits
 from werfpull.gotemplate.errors import _CallError, _Unsupported
 from werfpull.gotemplate.values import MISSING, GoStruct, _b, go_type, sorted_keys
 
@@ -55,8 +56,9 @@ def go_float(f: float) -> str:
     return sign + (_float_exp(digits, dp) if x < -4 or x >= 6 else _float_fixed(digits, dp))
 
 
-def fmt_v(v, top: bool = False) -> str:
-    """fmt's %v; `top` is a value printed by an action, where nil is "<no value>"."""
+def fmt_v(v, top: bool = False, memo: dict | None = None) -> str:
+    """fmt's %v; `top` is a value printed by an action, where nil is "<no value>".
+    `memo` prints a list or map that occurs many times (shared) once."""
     if v is None or v is MISSING:
         return "<no value>" if top else "<nil>"
     if isinstance(v, bool):
@@ -67,13 +69,23 @@ def fmt_v(v, top: bool = False) -> str:
         return go_float(v)
     if isinstance(v, str):
         return v
-    if isinstance(v, list):
-        return "[" + " ".join(fmt_v(e) for e in v) + "]"
     if hasattr(v, "go_string"):  # a fmt.Stringer (a semver version)
         return v.go_string()
-    if isinstance(v, dict):
-        return "map[" + " ".join(f"{fmt_v(k)}:{fmt_v(v[k])}" for k in sorted_keys(v)) + "]"
+    if isinstance(v, (list, dict)):
+        memo = {} if memo is None else memo
+        if id(v) not in memo:
+            memo[id(v)] = "[" + _joined([fmt_v(e, memo=memo) for e in v]) + "]" \
+                if isinstance(v, list) else "map[" + _joined([
+                    f"{fmt_v(k, memo=memo)}:{fmt_v(v[k], memo=memo)}"
+                    for k in sorted_keys(v)]) + "]"
+        return memo[id(v)]
     raise _CallError(f"it holds {v.label if isinstance(v, GoStruct) else go_type(v)}")
+
+
+def _joined(parts: list[str]) -> str:
+    """" ".join, refused before it builds a string over the limit (shared lists nest)."""
+    limits.check_string(sum(map(len, parts)) + len(parts), "the printed value")
+    return " ".join(parts)
 
 
 def go_quote(s: str, quote: str = '"') -> str:
@@ -110,13 +122,18 @@ def _pad(s: str, width, flags: str) -> str:
     return s + " " * (width - len(s)) if "-" in flags else " " * (width - len(s)) + s
 
 
+def _rune(v: int) -> str:
+    """rune(c) as fmt prints it: anything that is not a valid rune prints as U+FFFD."""
+    return chr(v) if 0 <= v <= 0x10FFFF and not 0xD800 <= v <= 0xDFFF else "\ufffd"
+
+
 def _fmt_int(v: int, verb: str, flags: str, width, prec) -> str:
     if verb == "c":
-        return _pad(chr(v), width, flags)
+        return _pad(_rune(v), width, flags)
     if verb == "q":
-        return _pad(go_quote(chr(v), "'"), width, flags)
-    if verb == "U":
-        return _pad(f"U+{v:04X}", width, flags)
+        return _pad(go_quote(_rune(v), "'"), width, flags)
+    if verb == "U":  # fmtUnicode prints the value as a uint64
+        return _pad(f"U+{v & ((1 << 64) - 1):04X}", width, flags)
     neg, a = v < 0, abs(v)
     digits = {"d": str, "v": str, "x": lambda n: format(n, "x"), "X": lambda n: format(n, "X"),
               "o": lambda n: format(n, "o"), "O": lambda n: format(n, "o"),
@@ -159,11 +176,11 @@ def _fmt_arg(arg, verb: str, flags: str, width, prec) -> str:
     if arg is None or arg is MISSING:
         return _pad("<nil>", width, flags) if verb == "v" else f"%!{verb}(<nil>)"
     if isinstance(arg, list):
-        return "[" + " ".join(_fmt_arg(e, verb, flags, width, prec) for e in arg) + "]"
+        return "[" + _joined([_fmt_arg(e, verb, flags, width, prec) for e in arg]) + "]"
     if isinstance(arg, dict):
-        return "map[" + " ".join(
+        return "map[" + _joined([
             f"{_fmt_arg(k, verb, flags, width, prec)}:{_fmt_arg(arg[k], verb, flags, width, prec)}"
-            for k in sorted_keys(arg)) + "]"
+            for k in sorted_keys(arg)]) + "]"
     if isinstance(arg, bool):
         if verb in "tv":
             return _pad("true" if arg else "false", width, flags)
@@ -196,6 +213,17 @@ def _fmt_arg(arg, verb: str, flags: str, width, prec) -> str:
 _PRINTF_RE = re.compile(r"%([-+# 0]*)([0-9]*)(?:\.([0-9]*))?(.?)", re.DOTALL)
 
 
+def _parsenum(digits: str) -> int | None:
+    """fmt's parsenum: None when the number overflows (more than 1e6 before its last
+    digit), after which Go reads the rest of the format as the bad verb's."""
+    num = 0
+    for c in digits:
+        if num > 1_000_000:
+            return None
+        num = num * 10 + int(c)
+    return num
+
+
 def go_sprintf(fmt: str, args: list) -> str:
     """fmt.Sprintf for the common verbs; anything else raises _Unsupported."""
     out, i, argi = [], 0, 0
@@ -208,6 +236,9 @@ def go_sprintf(fmt: str, args: list) -> str:
         m = _PRINTF_RE.match(fmt, j)
         flags, width, prec, verb = m.group(1), m.group(2), m.group(3), m.group(4)
         i = m.end()
+        if (width and _parsenum(width) is None) or (prec and _parsenum(prec) is None):
+            out.append("%!(NOVERB)")  # Go skips to the end of the format
+            break
         if verb in ("*", "["):
             raise _Unsupported(f"%{verb} in a format")
         if not verb:

@@ -177,6 +177,8 @@ def _number(tok: Tok, src: Source) -> NumberNode:
         f = float.fromhex(plain) if re.match(r"[+-]?0[xX]", text) else float(plain)
     except ValueError:
         raise src.error(tok.pos, f"illegal number syntax: {_gq(text)}") from None
+    if math.isinf(f):  # strconv.ParseFloat's range error: Go has no such constant
+        raise src.error(tok.pos, f"illegal number syntax: {_gq(text)}")
     if not any(c in text for c in ".eEpP"):
         raise src.error(tok.pos, f"integer overflow: {_gq(text)}")
     node.is_float, node.float_value = True, f

@@ -13,6 +13,7 @@ import math
 import re
 
 import werfpull.gotemplate.dicts as dicts
+import werfpull.gotemplate.limits as limits
 import werfpull.gotemplate.mathf as mathf
 import werfpull.gotemplate.regex as regex
 import werfpull.gotemplate.strings as words
@@ -25,7 +26,6 @@ from werfpull.gotemplate.semver import semver, semver_compare
 from werfpull.gotemplate.strconv import _parse_go_int
 from werfpull.gotemplate.values import (
     _GO_SPACES,
-    MISSING,
     GoStruct,
     Int64,
     IntList,
@@ -41,16 +41,6 @@ from werfpull.gotemplate.values import (
 
 def strval(v) -> str:
     return v if isinstance(v, str) else fmt_v(v)
-
-
-def _empty(v) -> bool:
-    if v is None or v is MISSING:
-        return True
-    if isinstance(v, GoStruct):
-        return False
-    if isinstance(v, (str, list, dict)):
-        return len(v) == 0
-    return not v
 
 
 def _strslice(v) -> list:
@@ -167,6 +157,7 @@ def _case(s: str, upper: bool) -> str:
 def _go_split(s: str, sep: str, n: int = -1) -> list[str]:
     if n == 0:
         return []
+    limits.check_items(len(s) if sep == "" else s.count(sep) + 1)
     if sep == "":
         chars = list(s)
         if 0 < n < len(chars):
@@ -176,6 +167,8 @@ def _go_split(s: str, sep: str, n: int = -1) -> list[str]:
 
 
 def _until_step(start: int, stop: int, step: int) -> IntList:
+    if (stop < start and step < 0) or (stop >= start and step > 0):
+        limits.check_items(limits.range_len(start, stop, step))
     if stop < start:
         return IntList(range(start, stop, step)) if step < 0 else IntList()
     return IntList(range(start, stop, step)) if step > 0 else IntList()
@@ -282,7 +275,7 @@ def _sprig() -> dict[str, Fn]:
         "upper": f((STR,), None, lambda s: _case(s, True)),
         "lower": f((STR,), None, lambda s: _case(s, False)),
         "title": f((STR,), None, _go_title),
-        "repeat": f((INT, STR), None, lambda n, s: s * n if n >= 0 else _fail_negative()),
+        "repeat": f((INT, STR), None, _repeat),
         "substr": f((INT, INT, STR), None, lambda a, z, s: _bytes_slice(s, 0, z) if a < 0 else
                     _bytes_slice(s, a) if z < 0 or z > len(_b(s)) else _bytes_slice(s, a, z)),
         "trunc": f((INT, STR), None, lambda c, s: _bytes_slice(s, len(_b(s)) + c)
@@ -295,10 +288,9 @@ def _sprig() -> dict[str, Fn]:
         "quote": f((), ANY, lambda *v: " ".join(go_quote(strval(x)) for x in v if x is not None)),
         "squote": f((), ANY, lambda *v: " ".join(f"'{fmt_v(x)}'" for x in v if x is not None)),
         "cat": f((), ANY, lambda *v: " ".join(fmt_v(x) for x in v if x is not None)),
-        "indent": f((INT, STR), None, lambda n, s: " " * n + s.replace("\n", "\n" + " " * n)),
-        "nindent": f((INT, STR), None,
-                     lambda n, s: "\n" + " " * n + s.replace("\n", "\n" + " " * n)),
-        "replace": f((STR, STR, STR), None, lambda old, new, s: s.replace(old, new)),
+        "indent": f((INT, STR), None, _indent),
+        "nindent": f((INT, STR), None, lambda n, s: "\n" + _indent(n, s)),
+        "replace": f((STR, STR, STR), None, _replace),
         "plural": f((STR, STR, INT), None, lambda one, many, n: one if n == 1 else many),
         "toString": f((ANY,), None, strval),
         "toStrings": f((ANY,), None, lambda v: StrList(_strslice(v))),
@@ -307,7 +299,7 @@ def _sprig() -> dict[str, Fn]:
         "splitn": f((STR, INT, STR), None, lambda sep, n, s: StrMap(
             (f"_{i}", p) for i, p in enumerate(_go_split(s, sep, n)))),
         "splitList": f((STR, STR), None, lambda sep, s: StrList(_go_split(s, sep))),
-        "join": f((STR, ANY), None, lambda sep, v: sep.join(_strslice(v))),
+        "join": f((STR, ANY), None, _join),
         "sortAlpha": f((ANY,), None, lambda v: StrList(sorted(_strslice(v), key=_b))
                        if isinstance(v, list) else StrList([strval(v)])),
         "b64enc": f((STR,), None, lambda s: base64.b64encode(_b(s)).decode("ascii")),
@@ -404,7 +396,7 @@ def _sprig() -> dict[str, Fn]:
                          lambda v: _nil_if_empty(_list_items(v, "find initial"), 0, -1)),
         "mustReverse": f((ANY,), None, lambda v: _list_items(v, "find reverse")[::-1]),
         "mustCompact": f((ANY,), None, lambda v: [x for x in _list_items(v, "compact")
-                                                if not _empty(x)]),
+                                                if not dicts.empty(x)]),
         "mustUniq": f((ANY,), None, _uniq),
         "mustWithout": f((ANY,), ANY, lambda v, *o: [x for x in _list_items(v, "find without")
                                                    if not any(_deep_equal(x, y) for y in o)]),
@@ -414,11 +406,10 @@ def _sprig() -> dict[str, Fn]:
         "mustSlice": f((ANY,), ANY, _slice),
         "chunk": f((INT, ANY), None, dicts.chunk),
         "mustChunk": f((INT, ANY), None, dicts.chunk),
-        "concat": f((), ANY, lambda *ls: [x for v in ls for x in _list_items(v, "concat")]
-                    or NilList()),
+        "concat": f((), ANY, lambda *ls: _concat(ls)),
         "reverse": f((ANY,), None, lambda v: _list_items(v, "find reverse")[::-1]),
         "compact": f((ANY,), None, lambda v: [x for x in _list_items(v, "compact")
-                                            if not _empty(x)]),
+                                            if not dicts.empty(x)]),
         "uniq": f((ANY,), None, _uniq),
         "without": f((ANY,), ANY, lambda v, *omit: [x for x in _list_items(v, "find without")
                                                 if not any(_deep_equal(x, o) for o in omit)]),
@@ -451,11 +442,11 @@ def _sprig() -> dict[str, Fn]:
         "deepEqual": f((ANY, ANY), None, _deep_equal),
         # defaults and flow
         "default": f((ANY,), ANY,
-                     lambda d, *given: d if not given or _empty(given[0]) else given[0]),
-        "empty": f((ANY,), None, _empty),
-        "coalesce": f((), ANY, lambda *v: next((x for x in v if not _empty(x)), None)),
-        "all": f((), ANY, lambda *v: all(not _empty(x) for x in v)),
-        "any": f((), ANY, lambda *v: any(not _empty(x) for x in v)),
+                     lambda d, *given: d if not given or dicts.empty(given[0]) else given[0]),
+        "empty": f((ANY,), None, dicts.empty),
+        "coalesce": f((), ANY, lambda *v: next((x for x in v if not dicts.empty(x)), None)),
+        "all": f((), ANY, lambda *v: all(not dicts.empty(x) for x in v)),
+        "any": f((), ANY, lambda *v: any(not dicts.empty(x) for x in v)),
         "ternary": f((ANY, ANY, BOOL), None, _ternary),
         "fail": f((STR,), None, lambda msg: _raise(msg)),
         # encodings
@@ -490,9 +481,45 @@ def _fail_negative():
     raise _CallError("strings: negative Repeat count")
 
 
+def _repeat(n: int, s: str) -> str:
+    if n < 0:
+        _fail_negative()
+    limits.check_string(n * len(_b(s)))
+    return s * n
+
+
+def _indent(n: int, s: str) -> str:
+    if n < 0:
+        _fail_negative()
+    limits.check_string(len(_b(s)) + n * (s.count("\n") + 1))
+    pad = " " * n
+    return pad + s.replace("\n", "\n" + pad)
+
+
+def _replace(old: str, new: str, s: str) -> str:
+    count = len(s) + 1 if old == "" else s.count(old)
+    limits.check_string(len(_b(s)) + count * max(0, len(_b(new)) - len(_b(old))))
+    return s.replace(old, new)
+
+
+def _join(sep: str, v) -> str:
+    parts = _strslice(v)
+    limits.check_string(sum(map(len, parts)) + len(sep) * max(0, len(parts) - 1))
+    return sep.join(parts)
+
+
+def _concat(lists) -> list:
+    items = [_list_items(v, "concat") for v in lists]
+    limits.check_items(sum(map(len, items)))
+    return [x for v in items for x in v] or NilList()
+
+
 def _atoi(s: str) -> int:
-    n = re.fullmatch(r"[+-]?[0-9]+", s)
-    return int(s) if n and -(1 << 63) <= int(s) < (1 << 63) else 0
+    """strconv.Atoi with its error dropped, as sprig does: 0 for bad syntax, and for a
+    number out of range the clamped value ParseInt returns along with ErrRange."""
+    if not re.fullmatch(r"[+-]?[0-9]+", s):
+        return 0
+    return max(-(1 << 63), min((1 << 63) - 1, int(s)))
 
 
 def _uniq(v) -> list:

@@ -251,6 +251,11 @@ def render_werf_config(text: str, path: str, project_dir: str, *, files=None,
             renderer.add(name, os.path.join(project_dir, PARTIALS_DIR, name), partial)
         renderer.add(MAIN, path, text)
         out = renderer.render()
+    except ConfigError:
+        raise
+    except (Exception, MemoryError) as exc:  # a bug in the renderer: still no traceback
+        raise ConfigError(f"the template cannot be rendered: {type(exc).__name__}: {exc}",
+                          file=path) from None
     finally:
         files.close()
     try:

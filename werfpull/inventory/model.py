@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from werfpull.refs import sha256_digest
+from werfpull.refs import DIGEST_RE, sha256_digest
 
 
 @dataclass
@@ -31,16 +31,39 @@ class Manifest:
 
     @classmethod
     def parse(cls, raw: bytes) -> Manifest:
+        """The manifest a registry served; MalformedManifest when it is JSON of the wrong
+        shape (a hostile or broken registry): a size that is no count, layers that are no
+        list. Text that is no JSON at all is left to the copy, which names it."""
         digest = sha256_digest(raw)
         try:
             doc = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             return cls(digest, None, None, ())
+        if not isinstance(doc, dict):
+            raise MalformedManifest(f"a JSON {type(doc).__name__}, not an object")
         media = doc.get("mediaType")
-        if "layers" not in doc or "config" not in doc:  # an index or schema 1: no sizes
+        if media is not None and not isinstance(media, str):
+            raise MalformedManifest("'mediaType' is not a string")
+        if "layers" not in doc and "config" not in doc:  # an index or schema 1: no sizes
             return cls(digest, media, None, ())
-        blobs = [doc["config"], *doc["layers"]]
-        layers = tuple((b["digest"], int(b.get("size", 0))) for b in blobs)
+        if not isinstance(doc.get("layers"), list):
+            raise MalformedManifest("'layers' is not a list")
+        blobs = [doc.get("config"), *doc["layers"]]
+        layers = tuple(_descriptor(b, "config" if i == 0 else f"layers[{i - 1}]")
+                       for i, b in enumerate(blobs))
         return cls(digest, media, len(raw) + sum(s for _, s in layers), layers)
 
 
+class MalformedManifest(ValueError):
+    """A manifest of the wrong shape; the caller names the registry and the tag."""
+
+
+def _descriptor(blob, at: str) -> tuple[str, int]:
+    if not isinstance(blob, dict):
+        raise MalformedManifest(f"'{at}' is not an object")
+    digest, size = blob.get("digest"), blob.get("size", 0)
+    if not (isinstance(digest, str) and DIGEST_RE.fullmatch(digest)):
+        raise MalformedManifest(f"'{at}.digest' is not a sha256 digest")
+    if type(size) is not int or not 0 <= size < 2**63:  # OCI sizes are int64
+        raise MalformedManifest(f"'{at}.size' is not a byte count: {json.dumps(size)[:40]}")
+    return digest, size

@@ -12,11 +12,10 @@ from __future__ import annotations
 import json
 import random
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from werfpull.errors import RegistryError, ServerError
 from werfpull.inventory import http
-from werfpull.inventory.model import Manifest
+from werfpull.inventory.model import MalformedManifest, Manifest
 from werfpull.refs import Repo, sha256_digest, stage_tag
 from werfpull.tools import process, skopeo
 from werfpull.tools.registry_errors import classify, is_absent
@@ -125,7 +124,12 @@ class Remote:
             raw = self._skopeo_probe(ref)
         if raw is None:
             return None
-        manifest = Manifest.parse(raw)
+        try:
+            manifest = Manifest.parse(raw)
+        except MalformedManifest as exc:
+            raise RegistryError(f"{self.repo.host}: {ref}: the registry served a malformed"
+                                f" manifest ({exc})", registry=self.repo.host,
+                                hint="the stage cannot be pulled; push it again") from None
         self._manifests[signature] = manifest
         return manifest
 
@@ -154,10 +158,5 @@ class Remote:
         return out
 
 
-
-
 def _parallel(fn, items: list) -> list:
-    if len(items) <= 1:
-        return [fn(i) for i in items]
-    with ThreadPoolExecutor(max_workers=min(PROBE_JOBS, len(items))) as pool:
-        return list(pool.map(fn, items))
+    return process.parallel(fn, items, PROBE_JOBS)

@@ -15,7 +15,14 @@ from werfpull.inventory.model import Inventory
 from werfpull.inventory.registry import Remote
 from werfpull.inventory.survey import survey
 from werfpull.plan.model import Plan
-from werfpull.plan.planner import download_bytes, make_pulls, select, to_check, wanted_pulls
+from werfpull.plan.planner import (
+    chains,
+    download_bytes,
+    make_pulls,
+    select,
+    to_check,
+    wanted_pulls,
+)
 from werfpull.project import load_project
 from werfpull.refs import parse_repo
 from werfpull.tools import skopeo
@@ -32,6 +39,7 @@ class PlanRequest:
     registry: skopeo.RegistryOptions = field(default_factory=skopeo.RegistryOptions)
     inventory: str = "auto"  # auto | probe | list
     retries: int = 2
+    platforms: list[str] = field(default_factory=list)  # narrow to these (--platform)
 
 
 def make_plan(req: PlanRequest) -> Plan:
@@ -41,22 +49,23 @@ def make_plan(req: PlanRequest) -> Plan:
     else:
         dest, dest_reason = default_dest()
     project = load_project(req.directory, req.config, req.registry)
-    planned = project.select(req.images)
+    planned = project.select(req.images, req.platforms)
     signatures = [s.signature for image in planned for s in image.stages]
+    # The destination first: a daemon that is down fails the plan before any registry call.
+    local = local_stages(dest, repo, signatures, req.registry)
     remote = Remote(repo, req.registry, req.retries)
-    local = local_stages(dest, repo, signatures, req.registry)  # the one listing of dest
     # Stages this destination got from werfpull and still holds as they landed need no
     # registry read; any other local stage is checked against the registry's manifest.
-    found = survey([[s.signature for s in image.stages] for image in planned],
-                   ledger.unchanged(dest, local), remote, req.inventory, req.all_stages)
+    found = survey(chains(planned, req.all_stages), ledger.unchanged(dest, local), remote,
+                   req.inventory, req.all_stages)
     inventory = Inventory(found.remote, local, asked=found.asked)
     inventory.differs = differing(dest, inventory.local,
                                   remote.manifests(to_check(planned, inventory, req.all_stages)))
-    images = select(planned, project.order, inventory, req.all_stages)
+    images = select(planned, project.order, inventory, req.all_stages, req.images)
     wanted = wanted_pulls(images, req.all_stages)
     pulls = make_pulls(wanted, remote.manifests(list(wanted)))
     return Plan(repo=repo.name, dest=dest.spec, dest_reason=dest_reason,
                 registry=req.registry.to_json(), project=project.config.project,
                 config_digest=project.config.digest, all_stages=req.all_stages, images=images,
-                pulls=pulls, download=download_bytes(pulls, dest.blobs()),
+                pulls=pulls, download=download_bytes(pulls, dest.blobs(), dest.reuses_blobs),
                 inventory=found.strategy)

@@ -30,6 +30,8 @@ class ImagePlan:
     stages: list[StageState]
     selected: str | None
     reason: str
+    platform: str | None = None  # the chain's platform (spec section 7)
+    upto: str | None = None  # only the stages up to this one (an import with `stage`)
 
 
 @dataclass
@@ -61,6 +63,11 @@ class Plan:
 
     def to_json(self) -> dict:
         data = asdict(self)
+        for image in data["images"]:
+            # Optional in format 1: a plan without platforms reads as it always did.
+            for key in ("platform", "upto"):
+                if image[key] is None:
+                    del image[key]
         order = ["format", "tool", "repo", "dest", "dest_reason", "registry", "project",
                  "config_digest", "all_stages", "inventory", "download", "images", "pulls"]
         return {k: data[k] for k in order}

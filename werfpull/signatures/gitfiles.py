@@ -25,30 +25,43 @@ def checksum(entries: list[Entry]) -> str:
     return h.hexdigest()
 
 
+class Selector:
+    """Which paths of a tree a git mapping takes, and each one's path relative to `add`."""
+
+    def __init__(self, mapping: GitMapping):
+        self.add = mapping.add.strip("/")
+        self.prefix = self.add + "/"
+        self.filtered = bool(mapping.include_paths)
+        self.include = GlobSet(mapping.include_paths)
+        self.exclude = GlobSet(mapping.exclude_paths)
+
+    def rel(self, path: str) -> str | None:
+        if not self.add:
+            rel = path
+        elif path == self.add:
+            rel = path.rsplit("/", 1)[-1]
+        elif path.startswith(self.prefix):
+            rel = path[len(self.prefix):]
+        else:
+            return None
+        # An includePaths of empty patterns is not empty: it matches nothing.
+        if self.filtered and not self.include.match(rel):
+            return None
+        if self.exclude.match(rel):
+            return None
+        return rel
+
+
 class MappingFiles:
     """The entries of one git mapping, each with its path relative to `add`."""
 
     def __init__(self, mapping: GitMapping, tree: list[Entry]):
-        add = mapping.add.strip("/")
-        include = GlobSet(mapping.include_paths)
-        exclude = GlobSet(mapping.exclude_paths)
+        rel = Selector(mapping).rel
         self.items: list[tuple[str, Entry]] = []
-        prefix = add + "/"
         for entry in tree:
-            if not add:
-                rel = entry.path
-            elif entry.path == add:
-                rel = entry.path.rsplit("/", 1)[-1]
-            elif entry.path.startswith(prefix):
-                rel = entry.path[len(prefix):]
-            else:
-                continue
-            # An includePaths of empty patterns is not empty: it matches nothing.
-            if mapping.include_paths and not include.match(rel):
-                continue
-            if exclude.match(rel):
-                continue
-            self.items.append((rel, entry))
+            name = rel(entry.path)
+            if name is not None:
+                self.items.append((name, entry))
 
     def checksum(self, globs: tuple[str, ...] | None = None) -> str:
         """Checksum of all files, or of those whose rel path matches one of `globs`."""
@@ -61,8 +74,11 @@ class MappingFiles:
 class GitState:
     """Trees of the local repository and of remote mappings, each listed once."""
 
-    def __init__(self, project_dir: str, config_path: str, cache_dir: str | None = None):
+    def __init__(self, project_dir: str, config_path: str, cache_dir: str | None = None,
+                 commit: str | None = None):
+        """`commit`: the commit whose tree local mappings read (default HEAD)."""
         self.project_dir = project_dir
+        self.commit = commit
         self.config_path = config_path
         self.cache_dir = cache_dir or os.path.join(
             os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "werfpull", "git")
@@ -94,7 +110,7 @@ class GitState:
                                hint="run 'git init' and commit" + (
                                    ", or remove the git mapping" if key.startswith("git[")
                                    else ""))
-            commit = git.head_commit(root)
+            commit = self.commit or git.head_commit(root)
             if commit is None:
                 raise GitError(f"{what} need a commit, but the repository at {root}"
                                " has none", file=self.config_path, line=line,

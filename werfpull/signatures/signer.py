@@ -17,7 +17,7 @@ from werfpull.config.model import Config, GitMapping, Image
 from werfpull.signatures.dockercontext import DockerfileInputs
 from werfpull.signatures.dockerdeps import dockerfile_deps
 from werfpull.signatures.gitfiles import MappingFiles
-from werfpull.signatures.stages import BY_NAME, stages_of
+from werfpull.signatures.stages import BY_NAME, stage_names, stages_of
 from werfpull.tools.git import Entry
 
 FORMAT = "werfpull-stage/1"
@@ -42,15 +42,41 @@ class Stage:
 class ImageStages:
     image: Image
     stages: list[Stage]  # the non-empty ones, in stage order
+    platform: str | None = None  # the chain's platform (section 7); None without platforms
 
     @property
     def final(self) -> str:
         return self.stages[-1].signature
 
+    @property
+    def key(self) -> tuple:
+        """(name, platform): what a chain is planned and built as."""
+        return (self.image.name, self.platform)
+
+    def upto(self, stage: str) -> str:
+        """The signature of `stage`, or of the last non-empty stage before it."""
+        order = stage_names(self.image)
+        limit = order.index(stage)
+        return [s for s in self.stages if order.index(s.name) <= limit][-1].signature
+
     def to_json(self) -> dict:
-        return {"name": self.image.name, "kind": self.image.kind,
+        return {"name": self.image.name, "kind": self.image.kind, "platform": self.platform,
                 "stages": [{"name": s.name, "signature": s.signature} for s in self.stages],
                 "final": self.final}
+
+
+class Sources:
+    """The signed chains one chain refers to: the source's chain for the same platform,
+    or its only chain when it has no platforms (section 7)."""
+
+    def __init__(self, done: dict, platform: str | None):
+        self.done, self.platform = done, platform
+
+    def chain(self, name) -> ImageStages:
+        return self.done.get((name, self.platform)) or self.done[(name, None)]
+
+    def __getitem__(self, name) -> str:
+        return self.chain(name).final
 
 
 TreeFor = Callable[[GitMapping], list[Entry]]
@@ -70,14 +96,14 @@ class Signer:
         self._files: dict[tuple, MappingFiles] = {}
 
     def sign_all(self) -> list[ImageStages]:
-        """Every image and artifact, in config order."""
+        """Every (image or artifact, platform) chain, in config and platform order."""
         done: dict = {}
         for image in self.config.order():
-            done[image.name] = self.sign(image, done)
-        return [done[i.name] for i in self.config.images]
+            for platform in image.platforms or (None,):
+                done[(image.name, platform)] = self.sign(image, Sources(done, platform))
+        return [done[(i.name, p)] for i in self.config.images for p in i.platforms or (None,)]
 
-    def sign(self, image: Image, done: dict) -> ImageStages:
-        finals = {name: stages.final for name, stages in done.items()}
+    def sign(self, image: Image, finals: Sources) -> ImageStages:
         stages, prev = [], ""
         for kind in stages_of(image.stage_kind):
             deps = getattr(self, f"deps_{kind.deps}")(image, kind.name, finals)
@@ -85,20 +111,29 @@ class Signer:
                 continue
             prev = stage_signature(kind.name, prev, deps)
             stages.append(Stage(kind.name, prev))
-        return ImageStages(image, stages)
+        return ImageStages(image, stages, finals.platform)
 
-    def deps(self, image: Image, stage: str, finals: dict) -> dict | None:
+    def deps(self, image: Image, stage: str, finals: Sources) -> dict | None:
         """The stage's dependency object, or None when the stage is empty."""
         return getattr(self, f"deps_{BY_NAME[stage].deps}")(image, stage, finals)
 
     # -- one hook per `deps` of the stage table: the DEPS object, or None when empty ----
 
-    def deps_from(self, image: Image, stage: str, finals: dict) -> dict:
+    def deps_from(self, image: Image, stage: str, finals: Sources) -> dict:
         digest = None
         if image.from_latest:
             if self.from_digest is None:
                 raise AssertionError("fromLatest needs a digest resolver")
             digest = self.from_digest(image.from_)
+        return _present_only(self._from_core(image, finals, digest), {
+            "cacheVersion": self._cache_versions(image), "platform": finals.platform})
+
+    def _cache_versions(self, image: Image) -> dict | None:
+        if self.config.build_cache_version is None and image.image_cache_version is None:
+            return None
+        return {"build": self.config.build_cache_version, "image": image.image_cache_version}
+
+    def _from_core(self, image: Image, finals: Sources, digest) -> dict:
         return {
             "project": self.config.project,
             "from": image.from_,
@@ -111,35 +146,51 @@ class Signer:
                        for m in image.mounts],
         }
 
-    def deps_user(self, image: Image, stage: str, finals: dict) -> dict | None:
+    def deps_user(self, image: Image, stage: str, finals: Sources) -> dict | None:
         instructions = image.instructions[stage]
         stage_version = image.stage_cache_versions[stage]
-        if not instructions and stage_version is None:
+        dependencies = _dependencies(image, stage, finals)
+        if not instructions and stage_version is None and dependencies is None:
             return None
         git = [] if stage == "beforeInstall" else [
             {"mapping": m.index, "checksum": self.files(m).checksum(m.stage_dependencies[stage])}
             for m in image.git if stage in m.stage_dependencies
         ]
-        return {"builder": image.builder, "instructions": instructions,
-                "cacheVersion": image.cache_version, "stageCacheVersion": stage_version,
-                "git": git}
+        return _present_only({"builder": image.builder, "instructions": instructions,
+                              "cacheVersion": image.cache_version,
+                              "stageCacheVersion": stage_version, "git": git},
+                             {"dependencies": dependencies})
 
-    def deps_imports(self, image: Image, stage: str, finals: dict) -> dict | None:
+    def deps_imports(self, image: Image, stage: str, finals: Sources) -> dict | None:
         imports = [_import(i, finals) for i in image.imports if i.stage == stage]
         return {"imports": imports} if imports else None
 
-    def deps_git_archive(self, image: Image, stage: str, finals: dict) -> dict | None:
+    def deps_git_archive(self, image: Image, stage: str, finals: Sources) -> dict | None:
         return {"git": [_archive(m) for m in image.git]} if image.git else None
 
-    def deps_git_latest_patch(self, image: Image, stage: str, finals: dict) -> dict | None:
+    def deps_git_latest_patch(self, image: Image, stage: str, finals: Sources) -> dict | None:
+        if not image.git or image.disable_git_after_patch:
+            return None
         return {"git": [{"mapping": m.index, "checksum": self.files(m).checksum()}
-                        for m in image.git]} if image.git else None
+                        for m in image.git]}
 
-    def deps_docker(self, image: Image, stage: str, finals: dict) -> dict | None:
-        return {"docker": image.docker} if image.docker else None
+    def deps_docker(self, image: Image, stage: str, finals: Sources) -> dict | None:
+        dependencies = _dependencies(image, stage, finals)
+        if not image.docker and dependencies is None:
+            return None
+        return _present_only({"docker": image.docker or {}}, {"dependencies": dependencies})
 
-    def deps_dockerfile(self, image: Image, stage: str, finals: dict) -> dict:
-        return dockerfile_deps(self.config.project, image, self.context_for(image), finals)
+    def deps_image_spec(self, image: Image, stage: str, finals: Sources) -> dict | None:
+        build = self.config.build_image_spec
+        if build is None and image.image_spec is None:
+            return None
+        return {"imageSpec": {"build": build, "image": image.image_spec}}
+
+    def deps_dockerfile(self, image: Image, stage: str, finals: Sources) -> dict:
+        deps = dockerfile_deps(self.config.project, image, self.context_for(image), finals)
+        deps.pop("cacheVersion", None)  # with build.cacheVersion too, as for a Stapel image
+        return _present_only(deps, {"cacheVersion": self._cache_versions(image),
+                                    "platform": finals.platform})
 
     def files(self, mapping: GitMapping) -> MappingFiles:
         key = (mapping.url, mapping.branch, mapping.tag, mapping.commit, mapping.add,
@@ -149,10 +200,31 @@ class Signer:
         return self._files[key]
 
 
-def _import(imp, finals: dict) -> dict:
-    return {"image": imp.image, "artifact": imp.artifact, "signature": finals[imp.source],
-            "add": imp.add, "to": imp.to, "includePaths": list(imp.include_paths),
-            "excludePaths": list(imp.exclude_paths), "owner": imp.owner, "group": imp.group}
+def _present_only(deps: dict, additions: dict) -> dict:
+    """Section 7: a key it adds to a DEPS object is there only when it is not null."""
+    deps.update((k, v) for k, v in additions.items() if v is not None)
+    return deps
+
+
+def _dependencies(image: Image, stage: str, finals: Sources) -> list | None:
+    entries = [{"image": d.image, "signature": finals[d.image],
+                "imports": [{"type": t, "targetEnv": e} for t, e in d.imports]}
+               for d in image.dependencies if d.stage == stage]
+    return entries or None
+
+
+def _import(imp, finals: Sources) -> dict:
+    if imp.source is None:
+        signature = None
+    elif imp.source_stage is not None:
+        signature = finals.chain(imp.source).upto(imp.source_stage)
+    else:
+        signature = finals[imp.source]
+    return _present_only(
+        {"image": imp.image, "artifact": imp.artifact, "signature": signature,
+         "add": imp.add, "to": imp.to, "includePaths": list(imp.include_paths),
+         "excludePaths": list(imp.exclude_paths), "owner": imp.owner, "group": imp.group},
+        {"from": imp.from_, "stage": imp.source_stage})
 
 
 def _archive(m: GitMapping) -> dict:

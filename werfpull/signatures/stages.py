@@ -49,6 +49,8 @@ STAGES: tuple[StageKind, ...] = (
               imports_at=("after", "setup")),
     StageKind("gitLatestPatch", _IMAGE, deps="git_latest_patch", build="git"),
     StageKind("dockerInstructions", _IMAGE, deps="docker", build="docker"),
+    StageKind("imageSpec", frozenset((IMAGE, DOCKERFILE)), deps="image_spec",
+              build="image_spec"),
 )
 
 BY_NAME = {s.name: s for s in STAGES}
@@ -61,6 +63,12 @@ IMPORT_STAGES = {s.imports_at: s.name for s in STAGES if s.imports_at}
 def stages_of(kind: str) -> tuple[StageKind, ...]:
     """The stages an image or artifact has, in stage order."""
     return tuple(s for s in STAGES if kind in s.kinds)
+
+
+def stage_names(image) -> tuple[str, ...]:
+    """The stage names an image or artifact of the config has (what `import.stage` may
+    name), whether or not they are empty."""
+    return tuple(s.name for s in stages_of(image.stage_kind))
 
 
 IMAGE_STAGES = tuple(s.name for s in stages_of(IMAGE))

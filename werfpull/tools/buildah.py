@@ -43,8 +43,13 @@ def config(store: list[str], container: str, flags: list[str]) -> list[str]:
     return _cmd(store, "config", *flags, container)
 
 
-def commit(store: list[str], container: str, name: str) -> list[str]:
-    return _cmd(store, "commit", "--quiet", "--rm", container, name)
+def commit(store: list[str], container: str, name: str, omit_history: bool = False) -> list[str]:
+    flags = ["--omit-history"] if omit_history else []
+    return _cmd(store, "commit", "--quiet", "--rm", *flags, container, name)
+
+
+def inspect_container(store: list[str], container: str) -> list[str]:
+    return _cmd(store, "inspect", "--type=container", container)
 
 
 def rm(store: list[str], container: str) -> list[str]:
@@ -57,6 +62,15 @@ def images_json(store: list[str]) -> list[str]:
 
 def inspect_image(store: list[str], name: str) -> list[str]:
     return _cmd(store, "inspect", "--type=image", name)
+
+
+def containers_json(store: list[str]) -> list[str]:
+    """Every container of the store, buildah's and other tools' (podman's) alike."""
+    return _cmd(store, "containers", "--all", "--json")
+
+
+def rmi(store: list[str], name: str) -> list[str]:
+    return _cmd(store, "rmi", name)
 
 
 VERSION_NOTE = "1.28"  # Debian 12's, which the builder supports

@@ -110,14 +110,16 @@ class CommitFiles:
     and `.werf/**/*.tmpl` partials). Paths are relative to the project directory; every
     content comes through one `git cat-file --batch` process, started on first use."""
 
-    def __init__(self, project_dir: str):
+    def __init__(self, project_dir: str, commit: str | None = None):
+        """`commit`: the commit to read (default HEAD), e.g. a past one for cleanup."""
         self.project_dir = project_dir
         self.root = repo_root(project_dir)
-        self.commit = head_commit(self.root) if self.root else None
+        self.commit = commit or (head_commit(self.root) if self.root else None)
         self.prefix = ""
         if self.root:
             rel = os.path.relpath(os.path.realpath(project_dir), os.path.realpath(self.root))
             self.prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        self._head = commit is None
         self._proc = None  # the cat-file process, started on first use
         self._files: list[str] | None = None
 
@@ -131,7 +133,9 @@ class CommitFiles:
         return self.commit
 
     def commit_label(self) -> str:
-        return f"HEAD ({self.commit[:12]})" if self.commit else "HEAD"
+        if self.commit and self._head:
+            return f"HEAD ({self.commit[:12]})"
+        return self.commit[:12] if self.commit else "HEAD"
 
     def read(self, path: str) -> tuple[str, bytes | None]:
         """("blob", data), ("tree", None), ("outside", None) for a symlink that leaves the
@@ -209,3 +213,84 @@ class CommitFiles:
             self._proc.stdout.close()
             self._proc.wait()
             self._proc = None
+
+
+# -- history, for cleanup: references, commits and each commit's tree changes ----------
+
+@dataclass(frozen=True)
+class Ref:
+    name: str  # the full name, e.g. refs/heads/main
+    commit: str  # a tag's peeled commit
+    created: int  # Unix seconds: a tag's tagger time, else the commit's committer time
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    tree: str
+    time: int  # committer time, Unix seconds (what werf's `in` limits compare)
+    parents: tuple[str, ...]
+    # (path, "mode type object" or None when the path was deleted) against the first
+    # parent, or against the empty tree for a root commit
+    changes: tuple[tuple[str, str | None], ...]
+
+
+def refs(root: str, patterns: tuple[str, ...]) -> list[Ref]:
+    """The branches and tags under `patterns` that name a commit (directly or peeled)."""
+    fmt = "%(refname)%00%(objecttype)%00%(objectname)%00%(*objecttype)%00%(*objectname)" \
+          "%00%(creatordate:unix)"
+    out = run(["for-each-ref", f"--format={fmt}", *patterns], root)
+    found = []
+    for line in out.decode("utf-8", "surrogateescape").splitlines():
+        name, kind, obj, peeled_kind, peeled, created = line.split("\0")
+        if kind == "tag" and peeled_kind == "commit":
+            obj = peeled
+        elif kind != "commit":
+            continue  # a tag of a tree or blob, or a tag of a tag: no commit to keep
+        found.append(Ref(name, obj, int(created or 0)))
+    return found
+
+
+def history(root: str, commits: list[str]) -> list[Commit]:
+    """Every commit reachable from `commits`, parents before children, each with its
+    changes against its first parent: one `git log` for the whole history."""
+    if not commits:
+        return []
+    args = ["log", "--stdin", "--raw", "-r", "-z", "--no-abbrev", "--no-renames",
+            "--diff-merges=first-parent", "--root", "--topo-order", "--reverse",
+            "--format=%x01%H %T %ct %P"]
+    out = run(args, root, input="".join(f"{c}\n" for c in commits).encode())
+    return [_commit(chunk) for chunk in out.split(b"\x01") if chunk.strip()]
+
+
+def _commit(chunk: bytes) -> Commit:
+    fields = chunk.split(b"\0")
+    sha, tree, when, *parents = fields[0].decode("ascii").split()
+    changes = []
+    items = [f.lstrip(b"\n") for f in fields[1:]]
+    for meta, path in zip(items[0::2], items[1::2], strict=False):
+        if not meta.startswith(b":"):
+            continue
+        _, mode, _, obj, status = meta[1:].decode("ascii").split(" ")
+        name = path.decode("utf-8", "surrogateescape")
+        kind = "commit" if mode == "160000" else "blob"
+        changes.append((name, None if status == "D" else f"{mode} {kind} {obj}"))
+    return Commit(sha, tree, int(when), tuple(parents), tuple(changes))
+
+
+def blob_ids(root: str, names: list[str]) -> list[str | None]:
+    """The object id of each `COMMIT:path` in `names` (None where there is none), through
+    one `git cat-file --batch-check`."""
+    out = run(["cat-file", "--batch-check"], root,
+              input="".join(f"{n}\n" for n in names).encode("utf-8", "surrogateescape"))
+    ids = []
+    for line in out.decode("utf-8", "surrogateescape").splitlines():
+        parts = line.split(" ")
+        ids.append(parts[0] if len(parts) == 3 and parts[1] == "blob" else None)
+    return ids
+
+
+def show(root: str, commit: str, path: str) -> bytes | None:
+    """The file `path` (from the repository root) as committed in `commit`, or None."""
+    oid = blob_ids(root, [f"{commit}:{path}"])[0]
+    return read_blobs(root, [oid])[0] if oid else None

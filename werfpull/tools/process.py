@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import sh
 
@@ -75,6 +76,7 @@ def _die_with_parent() -> None:
         _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
 _live: dict[int, object] = {}
 _live_lock = threading.Lock()
+_halted = threading.Event()  # set on interrupt: worker threads start no more children
 
 
 def run(argv: list[str], *, timeout: float | None = None, env: dict | None = None,
@@ -93,7 +95,10 @@ def run(argv: list[str], *, timeout: float | None = None, env: dict | None = Non
                _out_bufsize=65536, _err_bufsize=65536, _preexec_fn=_die_with_parent)
     with _live_lock:
         _live[id(proc)] = proc
+        halted = _halted.is_set() and threading.current_thread() is not threading.main_thread()
     try:
+        if halted:  # started by a worker after `halt`: it must not outlive werfpull's exit
+            proc.terminate()
         proc.wait()
         return Result(argv, proc.exit_code, proc.stdout, proc.stderr)
     except sh.ErrorReturnCode as exc:
@@ -117,6 +122,12 @@ def spawn(argv: list[str], *, cwd: str | None = None, env: dict | None = None):
                             stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
 
 
+def halt() -> None:
+    """werfpull is stopping: stop every child, and let no worker thread start another."""
+    _halted.set()
+    terminate_all()
+
+
 def terminate_all() -> int:
     """Stop every child still running (SIGTERM); returns how many were stopped."""
     with _live_lock:
@@ -127,3 +138,33 @@ def terminate_all() -> int:
         except OSError:  # it ended meanwhile
             pass
     return len(procs)
+
+
+def parallel(fn, items: list, jobs: int) -> list:
+    """[fn(item) ...] on up to `jobs` threads, in order, for calls that run children.
+
+    On Ctrl-C or SIGTERM (raised in the main thread while it waits) the children still
+    running are stopped and no queued call starts, so that werfpull exits at once; a
+    plain `with ThreadPoolExecutor` would first wait for every call, however long a
+    stalled registry keeps them.
+    """
+    if len(items) <= 1:
+        return [fn(i) for i in items]
+    stopping = threading.Event()
+
+    def guarded(item):
+        if stopping.is_set():
+            raise RuntimeError("cancelled: werfpull is stopping")
+        return fn(item)
+
+    pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, len(items))))
+    try:
+        return list(pool.map(guarded, items))
+    except BaseException as exc:
+        stopping.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        if not isinstance(exc, Exception):  # Ctrl-C, SIGTERM's Terminated, exit
+            halt()
+        raise
+    finally:
+        pool.shutdown(wait=False)

@@ -1,0 +1,87 @@
+"""A registry that answers with malformed manifests: a registry error naming the tag.
+
+docker-registry 2.8 stores some malformed manifests itself (`"layers": null`, a
+negative size): those are pushed to it raw. The ones it refuses to store (a size that
+is a string, a JSON list, a config that is a string) are served by the fault proxy in
+its place. The project and proxy are test_faults.py's.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+
+from tests.integration.test_faults import oci, project, proxy  # noqa: F401 (fixtures)
+from tests.support.stages import werfpull
+
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def upstream_url(project, tag: str) -> str:  # noqa: F811
+    host = f"{project.proxy.upstream[0]}:{project.proxy.upstream[1]}"
+    return f"http://{host}/v2/{project.repo.split('/', 1)[1]}/manifests/{tag}"
+
+
+def stage_tags(project) -> list[str]:  # noqa: F811
+    out = json.loads(werfpull("signatures", "--dir", project.dir, "--format", "json").stdout)
+    return [f"image-stage-{s['signature']}" for i in out["images"] for s in i["stages"]]
+
+
+def good_manifest(project, tag: str) -> dict:  # noqa: F811
+    req = urllib.request.Request(upstream_url(project, tag), headers={"Accept": OCI_MANIFEST})
+    with _OPENER.open(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def first_layer(size):
+    return lambda m: m["layers"][0].update(size=size)
+
+
+@pytest.mark.parametrize("damage, named", [
+    (lambda m: m.update(layers=None), "'layers' is not a list"),
+    (first_layer(-5), "'layers[0].size' is not a byte count: -5"),
+], ids=["layers-null", "negative-size"])
+def test_malformed_manifest_stored_in_the_registry(project, tmp_path, damage, named):  # noqa: F811
+    project.publish()
+    tag = stage_tags(project)[0]
+    manifest = good_manifest(project, tag)
+    damage(manifest)
+    req = urllib.request.Request(upstream_url(project, tag), method="PUT",
+                                 data=json.dumps(manifest).encode(),
+                                 headers={"Content-Type": OCI_MANIFEST})
+    with _OPENER.open(req, timeout=10) as resp:
+        assert resp.status == 201  # the registry keeps it
+
+    for command in ("plan", "pull"):
+        proc = werfpull(command, *project.args("--dest", oci(tmp_path)))
+        assert proc.returncode == 4, proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert f"{project.repo}:{tag}: the registry served a malformed manifest" in proc.stderr
+        assert named in proc.stderr
+    assert not (tmp_path / "layout").exists()
+
+
+@pytest.mark.parametrize("damage, named", [
+    (first_layer("abc"), "'layers[0].size' is not a byte count: \"abc\""),
+    (lambda m: [m], "a JSON list, not an object"),
+    (lambda m: m.update(config="x"), "'config' is not an object"),
+    (lambda m: m["layers"][0].update(digest="sha256:../../x"), "'layers[0].digest' is not"),
+    (first_layer(True), "'layers[0].size' is not a byte count: true"),
+], ids=["size-string", "json-list", "config-string", "bad-digest", "size-bool"])
+def test_malformed_manifest_served_by_a_hostile_registry(project, proxy, tmp_path,  # noqa: F811
+                                                         damage, named):
+    project.publish()
+    manifest = good_manifest(project, stage_tags(project)[0])
+    body = damage(manifest)
+    proxy.serve_manifest(json.dumps(manifest if body is None else body).encode())
+
+    proc = werfpull("plan", *project.args("--dest", oci(tmp_path)))
+
+    assert proc.returncode == 4, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "the registry served a malformed manifest" in proc.stderr
+    assert f"{project.repo}:image-stage-" in proc.stderr
+    assert named in proc.stderr

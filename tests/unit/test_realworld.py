@@ -1,0 +1,144 @@
+"""Real werf.yaml projects from public repositories (issue 13): each loads as werf loads
+it, with the images its config declares.
+
+tests/realworld/NAME/ holds what decides loading (werf.yaml, .werf/ partials, files the
+templates read, Dockerfiles) and a SOURCE note (repository, path, commit). Each project
+becomes a git repository of one commit, then `load_config` renders and reads it. The
+expected image names below were written by reading each config, not from werfpull's
+output. Projects that need what werfpull does not read yet are expected failures with
+the precise reason, strict, so that they flip when the feature lands.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.support.git import GitRepo, git_env
+from werfpull.config.load import load_config
+from werfpull.errors import ConfigError
+
+CORPUS = Path(__file__).resolve().parents[1] / "realworld"
+
+# Reasons a project does not load yet (spec sections 7 and 8, issue 13): the reason, and
+# what the error must say, so that a project failing for another reason fails the test.
+SECRET_ID = ("a secret without 'id' (werf derives it from env or src): spec section 9 asks"
+             " for an id", ("a secret needs an 'id'",))
+NETWORK = ("image key 'network': not in the spec's key reference yet", ("key 'network'",))
+
+# name: (expected image names in document order, environment, reason it fails or None)
+PROJECTS = {
+    "e2e-cmd-entrypoint": ([
+        "dockerfile_shell_entrypoint", "dockerfile_exec_entrypoint", "dockerfile_shell_cmd",
+        "dockerfile_exec_cmd", "dockerfile_no_cmd_no_entrypoint",
+        "dockerfile_entrypoint_reset_cmd", "dockerfile_entrypoint_cmd",
+        "dockerfile_base_image_cmd", "dockerfile_custom_shell_exec_cmd_and_entrypoint"],
+        {}, None),
+    "e2e-complex": (["dockerfile", "base-stapel-shell", "stapel-shell"], {}, None),
+    "e2e-custom-tag": (["base-dockerfile", "dockerfile", "stapel"], {}, None),
+    "e2e-export-complex": (["backend", "frombackend", "frombackend2"], {}, None),
+    "e2e-heredoc": (["dockerfile"], {}, None),
+    "e2e-images-dependencies": (["base-dockerfile", "base-stapel", "stapel", "dockerfile"],
+                                {}, None),
+    "e2e-import-no-system-dirs": (["source", "destination"], {}, None),
+    "e2e-import-symlink-dest": (["source", "target"], {}, None),
+    "e2e-kube-run": (["main"], {}, None),
+    "e2e-multiarch": (["orange", "apple", "potato"],
+                      {"ENABLE_STAPEL_IMAGE": "1", "ENABLE_STAGED_DOCKERFILE_IMAGE": "1",
+                       "ENABLE_DOCKERFILE_IMAGE": "1"}, None),
+    "e2e-network-stapel": (["stapel"], {}, NETWORK),
+    "e2e-scratch": (["source", "stapel-scratch"], {}, None),
+    "e2e-simple": (["dockerfile", "stapel-shell"], {}, None),
+    "e2e-stages-copy": (["backend", "artifact"],
+                        {"ARTIFACT_CACHE_VERSION": "1", "ARTIFACT_DATA": "one"}, None),
+    "go-template": (["app", "template-sv"], {"OS": "Linux", "RELEASE": "1.0"}, None),
+    "hello-k8s": (["hello-k8s"], {}, None),
+    "legacy-ansible-general": (["alpine-test", "ubuntu-test"], {}, None),
+    "legacy-ansible-python-encoding": (["ubuntu-python3", "alpine-python3"], {}, None),
+    "legacy-become-user": ([None], {}, None),
+    "legacy-build-secrets": (["dockerfile", "stapel-shell"], {}, SECRET_ID),
+    "legacy-cleanup-after-converge": (["backend", "artifact"],
+                                      {"ARTIFACT_CACHE_VERSION": "1", "ARTIFACT_DATA": "x"},
+                                      None),
+    "legacy-cleanup-git-history": (["image", "artifact"],
+                                   {"CLEANUP_POLICY_SET_NUMBER": "1", "FROM_CACHE_VERSION": "1"},
+                                   None),
+    "legacy-config-render": (["image_a", "image_b"], {}, None),
+    "legacy-from-artifact": (["app", "fromArtifact"], {"FROM_CACHE_VERSION": "1"}, None),
+    "legacy-from-latest": ([None], {"FROM_IMAGE": "alpine", "FROM_LATEST": "false"}, None),
+    "legacy-git-add-renames": (["image"], {}, None),
+    "legacy-import-from-external": (
+        ["test-import-0", "test-import-1", "test-import-2", "test-import-3"], {}, None),
+    "legacy-imports-app": (["myartifact", None], {}, None),
+    "legacy-mount-build-dir": ([None], {"FROM_CACHE_VERSION": "1"}, None),
+    "legacy-spec-mutation": (["base", "basic-test", "clean-test", "cmd-test"], {}, None),
+    "legacy-user-stages": (["image", "artifact"], {}, None),
+    "registry-operator-module": (
+        ["ALPINE", "GOLANG", "controller", "images-digests", "bundle",
+         "release-channel-version-artifact", "release-channel-version"], {}, None),
+    "tenis": (["backend", "frontend-build", "frontend", "mongodb"], {}, None),
+    "werf-docs": (["jekyll_base", "assets", "web"], {}, None),
+    "wfs": (["wfs-api", "wfs-discord", "wfs-front-builder", "wfs-front", "wfs-worker"],
+            {"ENVNAME": "prod", "NAMESPACE": "wfs"}, None),
+}
+
+# Configs werf itself loads only with the network: refused in one line, by design.
+REFUSED = {
+    "werf-includes-example": "werf-includes.yaml fetches configuration from other git"
+                             " repositories over the network",
+}
+
+
+def _source(name: str) -> dict:
+    note = (CORPUS / name / "SOURCE").read_text()
+    return dict(line.split(": ", 1) for line in note.splitlines() if ": " in line)
+
+
+def _checkout(tmp_path: Path, name: str) -> Path:
+    repo = GitRepo(path=tmp_path / name, env=git_env(tmp_path / "home"))
+    shutil.copytree(CORPUS / name, repo.path, ignore=shutil.ignore_patterns("SOURCE"))
+    repo.git("init", "-q", "-b", "main")
+    repo.git("config", "user.name", "werfpull tests")
+    repo.git("config", "user.email", "tests@werfpull.invalid")
+    repo.git("config", "commit.gpgsign", "false")
+    repo.commit()
+    return repo.path / _source(name).get("project-dir", ".")
+
+
+def test_the_corpus_is_complete_and_noted():
+    names = {p.name for p in CORPUS.iterdir() if p.is_dir()}
+    assert names == set(PROJECTS) | set(REFUSED)
+    assert len(names) >= 30
+    for name in names:
+        source = _source(name)
+        assert source["repository"].startswith("https://github.com/"), name
+        assert len(source["commit"]) == 40 and source["path"], name
+        assert (CORPUS / name / source.get("project-dir", ".") / "werf.yaml").is_file(), name
+
+
+def _param(name: str):
+    images, env, why = PROJECTS[name]
+    marks = [pytest.mark.xfail(reason=why[0], strict=True, raises=ConfigError)] if why else []
+    return pytest.param(name, images, env, why[1] if why else (), id=name, marks=marks)
+
+
+@pytest.mark.parametrize("name,images,env,says", [_param(n) for n in sorted(PROJECTS)])
+def test_real_project_loads_with_its_images(name, images, env, says, tmp_path, monkeypatch):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    try:
+        config = load_config(str(_checkout(tmp_path, name)))
+    except ConfigError as exc:
+        # An expected failure must fail for its reason: anything else is a real failure.
+        assert not says or any(s in exc.message for s in says), exc.message
+        raise
+    assert [image.name for image in config.images] == images
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_network_configs_are_refused_in_one_line(name, tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_config(str(_checkout(tmp_path, name)))
+    assert REFUSED[name] in str(info.value) and "\n" not in str(info.value)

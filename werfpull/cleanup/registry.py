@@ -1,0 +1,97 @@
+"""What a stages repository holds, for cleanup: every tag's manifest, a stage's creation
+time, and deleting a manifest by digest.
+
+Owns the calls cleanup makes to the registry (all through `inventory.registry.call`, so
+timeouts and retries apply) and reading a refused delete: Distribution without
+`storage.delete.enabled` answers 405 UNSUPPORTED, a token without delete rights 401/403.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+from werfpull.errors import RegistryError
+from werfpull.inventory.model import Manifest
+from werfpull.inventory.registry import Remote, call
+from werfpull.tools import skopeo
+from werfpull.tools.registry_errors import classify, is_absent, message
+
+JOBS = 8
+
+
+def manifests(remote: Remote, tags: list[str]) -> dict[str, Manifest]:
+    """{tag: manifest} of `tags`; a tag deleted meanwhile is left out."""
+    def one(tag: str) -> Manifest | None:
+        ref = f"docker://{remote.repo.name}:{tag}"
+        result = call(skopeo.inspect_raw(ref, remote.opts.side, retries=remote.retries),
+                      remote.opts, remote.repo.host, remote.retries)
+        if result.ok:
+            return Manifest.parse(result.stdout)
+        if is_absent(result.stderr):
+            return None
+        raise classify(result, remote.repo.host, ref)
+    found = _parallel(one, tags)
+    return {t: m for t, m in zip(tags, found, strict=True) if m is not None}
+
+
+def created(remote: Remote, tags: list[str]) -> dict[str, float | None]:
+    """{tag: Unix time of the image config's `created`} (None: no such field, an index)."""
+    def one(tag: str) -> float | None:
+        ref = f"docker://{remote.repo.name}:{tag}"
+        result = call(skopeo.inspect_config(ref, remote.opts.side), remote.opts,
+                      remote.repo.host, remote.retries)
+        if not result.ok:
+            if is_absent(result.stderr):
+                return None
+            raise classify(result, remote.repo.host, ref)
+        try:
+            return parse_time(json.loads(result.stdout).get("created"))
+        except (ValueError, AttributeError):  # not JSON, or not an object
+            return None
+    return dict(zip(tags, _parallel(one, tags), strict=True))
+
+
+def parse_time(text) -> float | None:
+    """RFC 3339 (Go's, nanoseconds allowed) to Unix seconds; None for anything else."""
+    if not isinstance(text, str) or "T" not in text:
+        return None
+    date, _, rest = text.partition("T")
+    zone = ""
+    for mark in ("Z", "+", "-"):
+        if mark in rest:
+            idx = rest.index(mark)
+            rest, zone = rest[:idx], rest[idx:]
+            break
+    clock, _, frac = rest.partition(".")
+    zone = "+00:00" if zone in ("Z", "") else zone
+    try:
+        return datetime.fromisoformat(f"{date}T{clock}.{(frac + '000000')[:6]}{zone}"
+                                      ).timestamp()
+    except ValueError:
+        return None
+
+
+def delete(remote: Remote, digest: str) -> None:
+    """DELETE the manifest `digest`: every tag pointing to it goes with it."""
+    ref = f"docker://{remote.repo.digested(digest)}"
+    result = call(skopeo.delete(ref, remote.opts.side), remote.opts, remote.repo.host,
+                  remote.retries)
+    if result.ok:
+        return
+    low = result.stderr.lower()
+    if "405" in low or "unsupported" in low:
+        raise RegistryError(f"{remote.repo.host}: the registry refuses to delete manifests"
+                            f" in {remote.repo} ({message(result.stderr)})",
+                            registry=remote.repo.host,
+                            hint="enable deletion (Distribution: storage.delete.enabled: true)"
+                                 " or use credentials that may delete")
+    raise classify(result, remote.repo.host, f"the deletion of {remote.repo.digested(digest)}")
+
+
+def _parallel(fn, items: list) -> list:
+    if len(items) <= 1:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(max_workers=min(JOBS, len(items))) as pool:
+        return list(pool.map(fn, items))
