@@ -30,6 +30,20 @@ def stage_tags(project) -> list[str]:  # noqa: F811
     return [f"image-stage-{s['signature']}" for i in out["images"] for s in i["stages"]]
 
 
+def last_stage_tag(project) -> str:  # noqa: F811
+    """The first image's last stage: the one a plan reads first (from the end)."""
+    out = json.loads(werfpull("signatures", "--dir", project.dir, "--format", "json").stdout)
+    return f"image-stage-{out['images'][0]['stages'][-1]['signature']}"
+
+
+def store_raw(project, tag: str, manifest) -> None:  # noqa: F811
+    req = urllib.request.Request(upstream_url(project, tag), method="PUT",
+                                 data=json.dumps(manifest).encode(),
+                                 headers={"Content-Type": OCI_MANIFEST})
+    with _OPENER.open(req, timeout=10) as resp:
+        assert resp.status == 201  # the registry keeps it
+
+
 def good_manifest(project, tag: str) -> dict:  # noqa: F811
     req = urllib.request.Request(upstream_url(project, tag), headers={"Accept": OCI_MANIFEST})
     with _OPENER.open(req, timeout=10) as resp:
@@ -46,14 +60,10 @@ def first_layer(size):
 ], ids=["layers-null", "negative-size"])
 def test_malformed_manifest_stored_in_the_registry(project, tmp_path, damage, named):  # noqa: F811
     project.publish()
-    tag = stage_tags(project)[0]
+    tag = last_stage_tag(project)
     manifest = good_manifest(project, tag)
     damage(manifest)
-    req = urllib.request.Request(upstream_url(project, tag), method="PUT",
-                                 data=json.dumps(manifest).encode(),
-                                 headers={"Content-Type": OCI_MANIFEST})
-    with _OPENER.open(req, timeout=10) as resp:
-        assert resp.status == 201  # the registry keeps it
+    store_raw(project, tag, manifest)
 
     for command in ("plan", "pull"):
         proc = werfpull(command, *project.args("--dest", oci(tmp_path)))
@@ -62,6 +72,24 @@ def test_malformed_manifest_stored_in_the_registry(project, tmp_path, damage, na
         assert f"{project.repo}:{tag}: the registry served a malformed manifest" in proc.stderr
         assert named in proc.stderr
     assert not (tmp_path / "layout").exists()
+
+
+def test_a_malformed_manifest_below_the_chosen_stage_is_never_read(project,  # noqa: F811
+                                                                    tmp_path):
+    """Planning reads each image from its last stage backwards and stops at the first
+    present one: a stage below it is neither read nor pulled, whatever its manifest."""
+    project.publish()
+    below = stage_tags(project)[0]
+    assert below != last_stage_tag(project)
+    manifest = good_manifest(project, below)
+    manifest["layers"] = None
+    store_raw(project, below, manifest)
+
+    proc = werfpull("plan", *project.args("--dest", oci(tmp_path), "--format", "json"))
+
+    assert proc.returncode == 0, proc.stderr
+    pulled = {p["signature"] for p in json.loads(proc.stdout)["pulls"]}
+    assert below.removeprefix("image-stage-") not in pulled and pulled
 
 
 @pytest.mark.parametrize("damage, named", [

@@ -401,7 +401,8 @@ def _plan_pulls(repo: str, digests: dict):
     from werfpull.tools import skopeo
 
     remote = Remote(parse_repo(repo), skopeo.RegistryOptions(insecure=True))
-    return make_pulls({s: ["s", f"i{s[-1]}"] for s in digests}, remote.manifests(list(digests)))
+    return make_pulls({s: ["install", f"i{s[-1]}"] for s in digests},
+                      remote.manifests(list(digests)))
 
 
 def _write_plan(path: Path, repo: str, pulls: list, dest: str) -> Path:
@@ -468,7 +469,8 @@ def test_two_processes_copying_into_one_oci_layout_lose_no_tag(shared_base, tmp_
         plans.append(_write_plan(tmp_path / f"plan{n}.json", repo, pulls, oci(tmp_path)))
     procs = []
     threads = [threading.Thread(target=lambda p=p: procs.append(
-        werfpull("apply", p, "--jobs", "4", "--force", "--format", "json"))) for p in plans]
+        werfpull("apply", p, "--jobs", "4", "--force", "--insecure-registry",
+                 "--format", "json"))) for p in plans]
     for t in threads:
         t.start()
     for t in threads:

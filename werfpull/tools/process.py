@@ -12,7 +12,6 @@ import shutil
 import signal
 import subprocess
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import sh
 
@@ -141,30 +140,45 @@ def terminate_all() -> int:
 
 
 def parallel(fn, items: list, jobs: int) -> list:
-    """[fn(item) ...] on up to `jobs` threads, in order, for calls that run children.
+    """[fn(item) ...] on up to `jobs` threads, in order, for registry reads.
 
     On Ctrl-C or SIGTERM (raised in the main thread while it waits) the children still
-    running are stopped and no queued call starts, so that werfpull exits at once; a
-    plain `with ThreadPoolExecutor` would first wait for every call, however long a
-    stalled registry keeps them.
+    running are stopped and no queued call starts, so that werfpull exits at once. The
+    threads are daemons: a read blocked in a socket (an HTTP probe to a registry that
+    stalls, even mid-handshake) cannot be stopped like a child, and must not keep the
+    interpreter from exiting, as a ThreadPoolExecutor's workers would. An error stops
+    the calls not yet started; the first item's error is raised.
     """
     if len(items) <= 1:
         return [fn(i) for i in items]
-    stopping = threading.Event()
+    results: list = [None] * len(items)
+    failed: dict[int, BaseException] = {}
+    pending = iter(range(len(items)))
+    lock, stopping = threading.Lock(), threading.Event()
 
-    def guarded(item):
-        if stopping.is_set():
-            raise RuntimeError("cancelled: werfpull is stopping")
-        return fn(item)
+    def work() -> None:
+        while not stopping.is_set():
+            with lock:
+                index = next(pending, None)
+            if index is None:
+                return
+            try:
+                results[index] = fn(items[index])
+            except BaseException as exc:  # handed to the main thread
+                failed[index] = exc
+                stopping.set()
 
-    pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, len(items))))
+    threads = [threading.Thread(target=work, daemon=True, name="werfpull-read")
+               for _ in range(max(1, min(jobs, len(items))))]
+    for thread in threads:
+        thread.start()
     try:
-        return list(pool.map(guarded, items))
-    except BaseException as exc:
+        for thread in threads:
+            thread.join()
+    except BaseException:  # Ctrl-C, SIGTERM's Terminated
         stopping.set()
-        pool.shutdown(wait=False, cancel_futures=True)
-        if not isinstance(exc, Exception):  # Ctrl-C, SIGTERM's Terminated, exit
-            halt()
+        halt()
         raise
-    finally:
-        pool.shutdown(wait=False)
+    if failed:
+        raise failed[min(failed)]
+    return results
