@@ -118,7 +118,8 @@ def _classify(remote: Remote, policy: CleanupPolicy, found: dict[str, Manifest],
                                        manifest.size))
     candidates = _spare_shared(candidates, plan)
     recent = policy.keep_seconds
-    born = reg.created(remote, [t.tag for t in candidates]) if recent and candidates else {}
+    born = reg.created(remote, {t.tag: found[t.tag] for t in candidates}) \
+        if recent and candidates else {}
     doomed = []
     for state in candidates:
         state.created = born.get(state.tag)

@@ -16,41 +16,35 @@ from werfpull.errors import RegistryError
 from werfpull.inventory.model import Manifest
 from werfpull.inventory.registry import Remote, call
 from werfpull.tools import skopeo
-from werfpull.tools.registry_errors import classify, is_absent, message
+from werfpull.tools.registry_errors import classify, message
 
 JOBS = 8
 
 
 def manifests(remote: Remote, tags: list[str]) -> dict[str, Manifest]:
-    """{tag: manifest} of `tags`; a tag deleted meanwhile is left out."""
-    def one(tag: str) -> Manifest | None:
-        ref = f"docker://{remote.repo.name}:{tag}"
-        result = call(skopeo.inspect_raw(ref, remote.opts.side, retries=remote.retries),
-                      remote.opts, remote.repo.host, remote.retries)
-        if result.ok:
-            return Manifest.parse(result.stdout)
-        if is_absent(result.stderr):
-            return None
-        raise classify(result, remote.repo.host, ref)
-    found = _parallel(one, tags)
+    """{tag: manifest} of `tags`; a tag deleted meanwhile is left out. One request a tag
+    over kept-alive connections where HTTP can answer (inventory/http.py)."""
+    found = _parallel(remote.manifest_at, tags)
     return {t: m for t, m in zip(tags, found, strict=True) if m is not None}
 
 
-def created(remote: Remote, tags: list[str]) -> dict[str, float | None]:
-    """{tag: Unix time of the image config's `created`} (None: no such field, an index)."""
-    def one(tag: str) -> float | None:
-        ref = f"docker://{remote.repo.name}:{tag}"
-        result = call(skopeo.inspect_config(ref, remote.opts.side), remote.opts,
-                      remote.repo.host, remote.retries)
-        if not result.ok:
-            if is_absent(result.stderr):
-                return None
-            raise classify(result, remote.repo.host, ref)
-        try:
-            return parse_time(json.loads(result.stdout).get("created"))
-        except (ValueError, AttributeError):  # not JSON, or not an object
-            return None
-    return dict(zip(tags, _parallel(one, tags), strict=True))
+def created(remote: Remote, found: dict[str, Manifest]) -> dict[str, float | None]:
+    """{tag: Unix time of the image config's `created`} (None: no such field, an index).
+    Each distinct config is read once, however many tags share it."""
+    by_config = {m.layers[0][0]: m for m in found.values() if m.layers}
+    configs = list(by_config)
+    times = dict(zip(configs, _parallel(lambda c: _created(remote.config_of(by_config[c])),
+                                        configs), strict=True))
+    return {t: times.get(m.layers[0][0]) if m.layers else None for t, m in found.items()}
+
+
+def _created(config: bytes | None) -> float | None:
+    if config is None:
+        return None
+    try:
+        return parse_time(json.loads(config).get("created"))
+    except (ValueError, AttributeError, RecursionError):  # not JSON, or not an object
+        return None
 
 
 def parse_time(text) -> float | None:

@@ -33,6 +33,8 @@ import threading
 import tomllib
 import urllib.parse
 
+from werfpull.refs import sha256_digest
+
 ACCEPT = ", ".join((
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
@@ -73,6 +75,16 @@ class Client:
         if status == 404 and _codes(body) & ABSENT_CODES:
             return None
         raise Fallback(f"HTTP {status}")
+
+    def blob(self, name: str, digest: str) -> bytes:
+        """The blob `digest` of NAME, checked against the digest; raises Fallback (also
+        for a redirect to a storage backend, which skopeo follows)."""
+        status, _, body = self.get(f"/v2/{name}/blobs/{digest}", {})
+        if status != 200:
+            raise Fallback(f"HTTP {status}")
+        if sha256_digest(body) != digest:
+            raise Fallback("the blob does not match its digest")
+        return body
 
     def tags_page(self, name: str, n: int) -> set[str] | None:
         """Every tag of NAME when the registry has at most `n` (one page), else None."""

@@ -117,21 +117,43 @@ class Remote:
         """The stage's manifest, or None when the registry says it is absent."""
         if signature in self._manifests:
             return self._manifests[signature]
-        ref = self.repo.tagged(signature)
+        manifest = self.manifest_at(stage_tag(signature))
+        if manifest is not None:
+            self._manifests[signature] = manifest
+        return manifest
+
+    def manifest_at(self, tag: str) -> Manifest | None:
+        """The manifest tagged `tag`, None when absent: one HTTP request, else skopeo."""
+        ref = f"{self.repo.name}:{tag}"
         try:
-            raw = self.http.manifest(self.repo.path, stage_tag(signature))
+            raw = self.http.manifest(self.repo.path, tag)
         except http.Fallback:
             raw = self._skopeo_probe(ref)
         if raw is None:
             return None
         try:
-            manifest = Manifest.parse(raw)
+            return Manifest.parse(raw)
         except MalformedManifest as exc:
             raise RegistryError(f"{self.repo.host}: {ref}: the registry served a malformed"
                                 f" manifest ({exc})", registry=self.repo.host,
                                 hint="the stage cannot be pulled; push it again") from None
-        self._manifests[signature] = manifest
-        return manifest
+
+    def config_of(self, manifest: Manifest) -> bytes | None:
+        """The image config blob of `manifest` (None: it has none, or it is gone): one
+        HTTP request checked against its digest, else `skopeo inspect --config`."""
+        if not manifest.layers:
+            return None
+        try:
+            return self.http.blob(self.repo.path, manifest.layers[0][0])
+        except http.Fallback:
+            pass
+        ref = self.repo.digested(manifest.digest)
+        result = self._run(skopeo.inspect_config(f"docker://{ref}", self.opts.side))
+        if not result.ok:
+            if is_absent(result.stderr):
+                return None
+            raise classify(result, self.repo.host, ref)
+        return result.stdout
 
     def _skopeo_probe(self, ref: str) -> bytes | None:
         result = self._run(skopeo.inspect_raw(f"docker://{ref}", self.opts.side,
