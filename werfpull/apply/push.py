@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from werfpull.apply.transfer import DEFAULT_JOBS, DEFAULT_RETRIES, Event, Outcome, Transfer
@@ -102,8 +101,7 @@ def mislabelled(store: ContainersStorage, names: dict[str, str]) -> dict[str, st
                     " its content does not match its name; not pushed")
         return None
 
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(names)))) as pool:
-        found = list(pool.map(one, names.items()))
+    found = process.parallel(one, list(names.items()), 8)
     return {sig: why for sig, why in zip(names, found, strict=True) if why}
 
 

@@ -9,13 +9,12 @@ timeouts and retries apply) and reading a refused delete: Distribution without
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from werfpull.errors import RegistryError
 from werfpull.inventory.model import Manifest
 from werfpull.inventory.registry import Remote, call
-from werfpull.tools import skopeo
+from werfpull.tools import process, skopeo
 from werfpull.tools.registry_errors import classify, message
 
 JOBS = 8
@@ -85,7 +84,4 @@ def delete(remote: Remote, digest: str) -> None:
 
 
 def _parallel(fn, items: list) -> list:
-    if len(items) <= 1:
-        return [fn(i) for i in items]
-    with ThreadPoolExecutor(max_workers=min(JOBS, len(items))) as pool:
-        return list(pool.map(fn, items))
+    return process.parallel(fn, items, JOBS)
