@@ -64,6 +64,11 @@ def classify(result: process.Result, registry: str, what: str) -> RegistryError:
         return ServerError(f"{registry}: server error ({last}) reading {what}", registry=registry,
                            hint="the registry is failing; retry later")
     if any(s in low for s in UNREACHABLE):
+        realm = _token_server(result.stderr, registry)
+        if realm:  # the registry answered; its token server (the Bearer realm) did not
+            return Unreachable(f"{registry}: its token server {realm} is unreachable ({last})"
+                               f" reading {what}", registry=registry,
+                               hint="check that the registry's token service is up")
         return Unreachable(f"{registry}: registry unreachable ({last}) reading {what}",
                            registry=registry, hint="check the address and that the registry is up")
     return RegistryError(f"{registry}: registry error ({last}) reading {what}",
@@ -83,6 +88,16 @@ def _logged(stderr: str) -> str:
         text = text.split('msg="', 1)[1].rstrip('"').replace('\\"', '"')
         text = text.replace("\\n", " ").replace("\\t", " ")
     return text
+
+
+def _token_server(stderr: str, registry: str) -> str | None:
+    """The host of a failed token request skopeo names (`Get "https://AUTH/token?
+    service=...&scope=...": dial tcp ...`), when it is not the registry itself; a blob
+    redirect to a storage backend asks for no service or scope."""
+    for m in re.finditer(r'(?:Get|GET) \\?"https?://([^/"\\]+)([^"\\]*)', stderr):
+        if m[1] != registry and re.search(r"[?&](service|scope)=", m[2]):
+            return m[1]
+    return None
 
 
 def _credentials_error(stderr: str) -> str | None:
