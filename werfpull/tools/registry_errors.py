@@ -21,7 +21,10 @@ UNAUTHORIZED = ("unauthorized", "authentication required", "denied", "401 ", "40
 TLS = ("x509", "certificate", "tls: ", "server gave http response to https client")
 UNREACHABLE = ("connection refused", "no such host", "i/o timeout", "connection reset",
                 "eof", "network is unreachable", "timed out", "timeout", "no route to host",
-                "broken pipe", "server misbehaving")
+                "broken pipe", "server misbehaving",
+                # Go's net/http when the server closed a kept-alive connection as the
+                # request went out: the next attempt opens a new one.
+                "server closed idle connection")
 SERVER = ("500 ", "502 ", "503 ", "504 ", "429 ", "internal server error",
            "service unavailable", "bad gateway", "gateway timeout", "too many requests",
            "unexpected http status: 5")
