@@ -318,3 +318,34 @@ def test_cleanup_with_a_pull_only_token_deletes_nothing(tokreg, git_repo, tmp_pa
     assert done.code == 0, done.stderr
     gone = {t["tag"] for t in plan["delete"]}
     assert reg_tags(tokreg, repo, admin) == before - gone
+
+
+# -- plain HTTP: credentials go to a plain-HTTP realm only for a plain-HTTP registry ------
+
+
+@pytest.mark.parametrize("registry_tls", [False, True], ids=["http-registry", "https-registry"])
+def test_a_plain_http_realm_is_used_only_for_a_plain_http_registry(tmp_path, registry_tls):
+    reg = TokenRegistry(tmp_path / "registry", USERS, tls=registry_tls, realm_tls=False)
+    reg.start()
+    reg.trust()
+    try:
+        project = git_project(tmp_path / "project", PROJECT)
+        admin = reg.authfile_for(tmp_path / "admin.json", ADMIN)
+        with auth_env(admin):
+            publish_stages(reg.repo("team/plain"), str(project),
+                           workdir=str(tmp_path / "publish"))
+        flags = [] if registry_tls else ["--insecure-registry"]
+        run = cli(isolated_env(tmp_path), "plan", reg.repo("team/plain"), "--dir", project,
+                  "--dest", f"oci:{tmp_path / 'a'}", "--format", "json", "--inventory",
+                  "probe", "-v", "--registry-authfile",
+                  reg.authfile_for(tmp_path / "reader.json", READER), *flags)
+    finally:
+        reg.close()
+
+    assert run.code == 0, run.stderr
+    assert len(json.loads(run.stdout)["pulls"]) == 2
+    _, _, requests, processes = calls(run.stderr)
+    if registry_tls:  # the password would go in clear: skopeo's call, not the HTTP reads'
+        assert (requests, processes) == (1, 2)  # the ping only
+    else:
+        assert processes == 0 and requests >= 4  # ping, token, a probe per image
