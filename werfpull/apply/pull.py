@@ -154,5 +154,6 @@ def apply_plan(plan: Plan, *, dest: Destination | str | None = None,
         first = outcome.failed[0][1]
         raise TransferFailed(
             f"{len(outcome.failed)} of {len(plan.pulls)} stages failed, first: {first}",
-            hint="the others landed; run again to retry the failed ones").with_outcome(outcome)
+            hint=("the others landed; " if outcome.pulled or outcome.skipped else "")
+            + "run again to retry the failed ones").with_outcome(outcome)
     return outcome
