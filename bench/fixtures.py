@@ -78,7 +78,7 @@ def images_config(project: str, images: int, artifacts: int, width: int = 3) -> 
                 f"  setup: [make build TARGET={i}]\n"
                 f"  setupCacheVersion: {i % 3}\n"
                 f"docker:\n  ENV: {{APP: img{i:0{width}d}}}\n")
-        if i % 25 == 0:
+        if i % 25 == 0 and artifacts:
             body += (f"import:\n- artifact: art{(i // 25) % artifacts}\n  add: /out\n"
                      f"  to: /opt/art\n  after: install\n")
         docs.append(body)
