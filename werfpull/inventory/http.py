@@ -131,6 +131,14 @@ class Client:
         with self._ready:
             self._refused = why
 
+    def usable(self) -> bool:
+        """Whether reads of this host go over HTTP (pings it once); else they are skopeo's."""
+        try:
+            self._prepare()
+        except Fallback:
+            return False
+        return True
+
     # -- connections ------------------------------------------------------------------------
 
     def _prepare(self) -> None:

@@ -6,8 +6,11 @@ rerun makes no registry call at all. For the other images the registry is asked 
 image from the last stage backwards, stopping at the first stage present here or
 there (usually one probe per image), in waves: each wave probes, in parallel and each
 signature once, the next stage of every image still undecided. When more than
-`PROBE_MAX` probes may still be needed, one bounded tag page is asked first, which
-answers everything at once for a repository of at most `TAG_PAGE` tags.
+`PROBE_MAX` probes may still be needed, one bounded tag page is asked beside them over
+HTTP: when it comes back holding every tag (a repository of at most `TAG_PAGE`), it
+answers the rest at once; a larger repository costs that one request and no waiting,
+so planning time does not grow with the repository's history. Where reads cannot go
+over HTTP (each probe a skopeo process), the page is asked first instead.
 `--inventory list` lists every tag; `--inventory probe` never lists. Stages below
 the one chosen are never asked: their remote state is unknown (None).
 """
@@ -15,9 +18,10 @@ the one chosen are never asked: their remote state is unknown (None).
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 
-from werfpull.inventory.registry import PROBE_MAX, Remote
+from werfpull.inventory.registry import PROBE_MAX, TAG_PAGE, Remote
 from werfpull.refs import stage_tag
 
 log = logging.getLogger("werfpull.inventory")
@@ -42,22 +46,56 @@ def survey(chains: list[list[str]], local: dict, remote: Remote, strategy: str,
     if strategy == "list":
         return _report(_everything(_below(pending, local, 1), remote, "list"), remote)
     found: dict[str, bool] = {}
-    depth = 1
+    depth, page = 1, None
     while pending:
-        if strategy == "auto" and len(_below(pending, local, depth)) > PROBE_MAX:
-            tags = remote.tag_page()
-            if tags is not None:
-                found.update((s, stage_tag(s) in tags) for s in _below(pending, local, depth))
-                return _report(Survey({s for s, ok in found.items() if ok}, set(found),
-                                      "list"), remote)
-            strategy = "probe"  # the repository is too large to list in one page
+        below = _below(pending, local, depth)
+        if strategy == "auto" and page is None and len(below) > PROBE_MAX:
+            if remote.http.usable():
+                page = _Page(remote)  # asked beside the probes, never waited for
+            else:  # each probe would be a skopeo process: one listing first
+                tags = remote.tag_page()
+                found.update((s, stage_tag(s) in tags) for s in below)
+                return _report(_result(found, "list"), remote)
+        tags = page.answer() if page is not None else None
+        if tags is not None:
+            found.update((s, stage_tag(s) in tags) for s in below)
+            return _report(_result(found, "list"), remote)
         wave = list(dict.fromkeys(c[-depth] for c in pending if c[-depth] not in found))
         present = remote.probe_all(wave)
         found.update((s, s in present) for s in wave)
         pending = [c for c in pending if len(c) > depth and not found[c[-depth]]
                    and c[-depth - 1] not in local]
         depth += 1
-    return _report(Survey({s for s, ok in found.items() if ok}, set(found), "probe"), remote)
+    return _report(_result(found, "probe"), remote)
+
+
+def _result(found: dict[str, bool], strategy: str) -> Survey:
+    return Survey({s for s, ok in found.items() if ok}, set(found), strategy)
+
+
+class _Page:
+    """One bounded tag page over HTTP, in the background. A repository of at most
+    `TAG_PAGE` tags answers every stage still undecided at once; for a larger one the
+    registry may take a while to say so (Distribution reads every tag to serve a page),
+    so the probes go on meanwhile and the plan never waits for it."""
+
+    def __init__(self, remote: Remote):
+        self._tags: set[str] | None = None
+        self._done = threading.Event()
+        threading.Thread(target=self._ask, args=(remote,), daemon=True,
+                         name="werfpull-tag-page").start()
+
+    def _ask(self, remote: Remote) -> None:
+        try:
+            self._tags = remote.http.tags_page(remote.repo.path, TAG_PAGE)
+        except Exception:  # noqa: BLE001 - any failure: the probes answer, as without it
+            self._tags = None
+        finally:
+            self._done.set()
+
+    def answer(self) -> set[str] | None:
+        """Every tag, once the page has come and held them all; else None."""
+        return self._tags if self._done.is_set() else None
 
 
 def _everything(wanted: list[str], remote: Remote, strategy: str) -> Survey:
