@@ -60,7 +60,8 @@ def test_few_probes_ask_no_tag_page():
     got = survey(chains(2, 3), {}, remote, "auto", False)
     assert got.strategy == "probe" and got.remote == set()
     assert not remote.page_asked.is_set()
-    assert [len(w) for w in remote.probed] == [2, 2, 2]  # back to the first stage
+    # The last stages, then at once every stage below them, back to the first.
+    assert [len(w) for w in remote.probed] == [2, 4]
 
 
 def test_a_page_held_back_never_makes_the_plan_wait():
@@ -70,7 +71,7 @@ def test_a_page_held_back_never_makes_the_plan_wait():
     got = survey(cs, {}, remote, "auto", False)
     assert remote.page_asked.wait(5)
     assert got.strategy == "probe" and got.remote == present
-    assert [len(w) for w in remote.probed] == [5, 5, 5]  # last, third, second stage
+    assert [len(w) for w in remote.probed] == [5, 15]  # the last stages, then the rest
     remote.page_release.set()
 
 
@@ -110,3 +111,16 @@ def test_local_final_stages_need_no_registry_at_all():
     remote = FakeRemote(set())
     got = survey(cs, {c[-1]: "x" for c in cs}, remote, "auto", False)
     assert got.strategy == "local" and remote.probed == [] and remote.listed == 0
+
+
+def test_an_image_whose_last_stage_is_present_asks_nothing_below_it():
+    cs = chains(3, 4)
+    present = {cs[0][-1], cs[1][1], cs[2][0]}
+    remote = FakeRemote(present)
+    remote.page_release.set()
+    got = survey(cs, {cs[2][2]: "x"}, remote, "probe", False)
+    assert remote.probed[0] == [c[-1] for c in cs]
+    # Image 0 is decided; image 1 is asked down to its first stage; image 2's stage
+    # below its last is held here, so nothing below that is asked.
+    assert sorted(remote.probed[1]) == sorted([cs[1][2], cs[1][1], cs[1][0]])
+    assert got.remote == {cs[0][-1], cs[1][1]} and not remote.page_asked.is_set()
