@@ -1,17 +1,27 @@
 """Shared pytest fixtures: one real registry per session, a fresh repository per test,
-one real docker daemon per session (emptied for each test that uses it), and
-throw-away git repositories isolated from the host's git configuration."""
+one real docker daemon per session (emptied for each test that uses it), throw-away
+git repositories isolated from the host's git configuration, a fault proxy in front of
+the registry with a two-image project pulled through it (`proxy`, `project`), and a
+TLS + htpasswd registry per module with that project's stages on it (`secure`,
+`secure_project`)."""
 
 from __future__ import annotations
 
 import itertools
+import os
 import re
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from tests.support.dockerd import Dockerd
-from tests.support.git import GitRepo, git_env
+from tests.support.faultproxy import FaultProxy
+from tests.support.git import GitRepo, git_env, git_project
+from tests.support.pulls import ProxiedProject, two_images
 from tests.support.registry import Registry
+from tests.support.secure_registry import PASSWORD, USER, SecureRegistry
+from tests.support.stages import publish_stages
 
 _repo_counter = itertools.count(1)
 
@@ -80,3 +90,59 @@ def git_repo(tmp_path) -> GitRepo:
     repo.git("config", "user.email", "tests@werfpull.invalid")
     repo.git("config", "commit.gpgsign", "false")
     return repo
+
+
+@pytest.fixture
+def proxy(registry):
+    """A fault proxy in front of the session's registry, no fault armed."""
+    with FaultProxy.for_registry(registry, max_seconds=240) as px:
+        yield px
+
+
+@pytest.fixture
+def project(git_repo, repo, proxy, tmp_path) -> ProxiedProject:
+    """Two images committed in `git_repo`, pulled from `repo` through `proxy`."""
+    git_repo.write("werf.yaml", two_images("faults"))
+    git_repo.commit()
+    return ProxiedProject(git_repo, repo, proxy, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def secure(tmp_path_factory):
+    """A TLS + htpasswd registry whose CA skopeo trusts (until the module ends)."""
+    reg = SecureRegistry(tmp_path_factory.mktemp("secure-registry"), USER, PASSWORD)
+    reg.start()
+    reg.trust()  # removed again by close()
+    try:
+        yield reg
+    finally:
+        reg.close()
+
+
+@dataclass
+class SecureProject:
+    dir: Path
+    repo: str
+    registry: SecureRegistry
+
+    def args(self, *args) -> list:
+        return [self.repo, *args, "--dir", self.dir]
+
+
+@pytest.fixture(scope="module")
+def secure_project(secure, tmp_path_factory) -> SecureProject:
+    """Two images, their stages published to `secure` with the account's credentials."""
+    tmp = tmp_path_factory.mktemp("secure-project")
+    checkout = git_project(tmp / "project", two_images("secure"))
+    repo = secure.repo("team/stages")
+    authfile = secure.authfile(tmp / "publish-auth.json")
+    saved = os.environ.get("REGISTRY_AUTH_FILE")
+    os.environ["REGISTRY_AUTH_FILE"] = str(authfile)  # push_oci's skopeo reads it
+    try:
+        publish_stages(repo, str(checkout), workdir=str(tmp / "publish"))
+    finally:
+        if saved is None:
+            del os.environ["REGISTRY_AUTH_FILE"]
+        else:
+            os.environ["REGISTRY_AUTH_FILE"] = saved
+    return SecureProject(checkout, repo, secure)

@@ -13,7 +13,8 @@ import subprocess
 
 import pytest
 
-from tests.integration.test_pull import PROJECT, Published, oci, report, store
+from tests.integration.test_pull import PROJECT, Published
+from tests.support.pulls import oci, report, store
 from tests.support.stages import landed, publish_stages, store_flags, werfpull
 from werfpull.destinations.oci import remove_oci_ref
 

@@ -13,7 +13,8 @@ import json
 import os
 import subprocess
 
-from tests.integration.test_pull import oci, published  # noqa: F401 (fixture)
+from tests.integration.test_pull import published  # noqa: F401 (fixture)
+from tests.support.pulls import oci
 from tests.support.stages import landed, werfpull
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.pulls import assert_complete, oci, report, store
 from tests.support.stages import (
     delete_manifest,
     dest_ref,
@@ -83,32 +84,6 @@ def published(git_repo, repo, tmp_path) -> Published:
     return Published(git_repo.path, repo, digests, tmp_path)
 
 
-def expected(plan: dict) -> dict[str, str]:
-    """{name in the destination: digest} of every pull of a plan."""
-    return {f"{plan['repo']}:{p['tag']}": p["digest"] for p in plan["pulls"]}
-
-
-def oci(tmp_path: Path) -> str:
-    return f"oci:{tmp_path / 'layout'}"
-
-
-def store(tmp_path: Path) -> str:
-    return f"containers-storage:[vfs@{tmp_path / 'root'}+{tmp_path / 'runroot'}]"
-
-
-def assert_exactly(dest: str, plan: dict) -> None:
-    """The destination holds the plan's stages, with the plan's digests, and nothing else."""
-    want = expected(plan)
-    assert landed(dest) == want
-    for name, digest in want.items():
-        assert raw_digest(dest_ref(dest, name)) == digest
-
-
-def report(proc) -> dict:
-    assert proc.stdout, proc.stderr
-    return json.loads(proc.stdout)
-
-
 # -- landing the planned stages ----------------------------------------------------------
 
 
@@ -127,7 +102,7 @@ def test_pull_into_oci_lands_exactly_the_planned_stages(published, tmp_path):
     out = report(proc)
     assert sorted(out["pulled"]) == sorted(p["signature"] for p in plan["pulls"])
     assert out["failed"] == [] and out["retries"] == 0
-    assert_exactly(dest, plan)
+    assert_complete(dest, plan)
 
 
 def test_pull_into_isolated_containers_storage(published, tmp_path):
@@ -139,7 +114,7 @@ def test_pull_into_isolated_containers_storage(published, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert sorted(report(proc)["pulled"]) == sorted(p["signature"] for p in plan["pulls"])
     # landed() lists every name in the store through `buildah images --json`.
-    assert_exactly(dest, plan)
+    assert_complete(dest, plan)
 
 
 def test_pull_into_another_registry_warms_a_mirror(published, registry):
@@ -188,7 +163,7 @@ def test_reapplying_a_plan_skips_what_landed(published, tmp_path):
     out = report(again)
     assert out["pulled"] == []
     assert sorted(out["skipped"]) == sorted(p["signature"] for p in plan["pulls"])
-    assert_exactly(dest, plan)
+    assert_complete(dest, plan)
 
 
 def test_parallel_pull_of_independent_stages(git_repo, repo, tmp_path):
@@ -224,7 +199,7 @@ def test_all_stages_takes_every_remote_stage(published, tmp_path):
 
     assert proc.returncode == 0, proc.stderr
     assert len(report(proc)["pulled"]) == len(published.digests) == 6
-    assert_exactly(dest, plan)
+    assert_complete(dest, plan)
 
 
 def test_image_argument_restricts_the_plan(published, tmp_path):
@@ -236,7 +211,7 @@ def test_image_argument_restricts_the_plan(published, tmp_path):
     proc = published.run("pull", "a", "--dest", dest, "--format", "json")
 
     assert proc.returncode == 0, proc.stderr
-    assert_exactly(dest, plan)
+    assert_complete(dest, plan)
     assert len(landed(dest)) == 1
 
 
@@ -253,7 +228,7 @@ def test_apply_of_a_saved_plan_lands_its_stages(published, tmp_path):
     assert proc.returncode == 0, proc.stderr
     plan = json.loads(path.read_text())
     assert sorted(report(proc)["pulled"]) == sorted(p["signature"] for p in plan["pulls"])
-    assert_exactly(dest, plan)
+    assert_complete(dest, plan)
 
 
 def test_apply_refuses_a_plan_for_another_repository(published, tmp_path):
@@ -284,7 +259,7 @@ def test_apply_refuses_a_stale_plan_unless_forced(published, tmp_path):
                       "--force")
 
     assert forced.returncode == 0, forced.stderr
-    assert_exactly(dest, json.loads(path.read_text()))
+    assert_complete(dest, json.loads(path.read_text()))
 
 
 def _edit(field: str, value):

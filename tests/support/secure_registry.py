@@ -28,6 +28,9 @@ from pathlib import Path
 from tests.support.registry import Registry, RegistryError
 
 CERTS_D = Path("/etc/containers/certs.d")
+# The one account of the tests' secure registries (the `secure` fixture of conftest.py).
+USER = "ci-builder"
+PASSWORD = "Pw-9fQz2-werfpull-test-K7"
 # One access-log line per request: `HOST - USER [date] "METHOD PATH HTTP/1.1" STATUS ...`.
 _ACCESS = re.compile(r'^\S+ - \S+ \[[^\]]+\] "(?P<method>[A-Z]+) (?P<path>\S+) [^"]*" '
                      r"(?P<status>\d{3}) ", re.M)
