@@ -21,7 +21,9 @@ UNAUTHORIZED = ("unauthorized", "authentication required", "denied", "401 ", "40
 TLS = ("x509", "certificate", "tls: ", "server gave http response to https client")
 UNREACHABLE = ("connection refused", "no such host", "i/o timeout", "connection reset",
                 "eof", "network is unreachable", "timed out", "timeout", "no route to host",
-                "broken pipe", "server misbehaving")
+                "broken pipe", "server misbehaving",
+                # Go's client on a kept-alive connection the server (or a proxy) dropped.
+                "server closed idle connection")
 SERVER = ("500 ", "502 ", "503 ", "504 ", "429 ", "internal server error",
            "service unavailable", "bad gateway", "gateway timeout", "too many requests",
            "unexpected http status: 5")
