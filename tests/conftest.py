@@ -1,23 +1,25 @@
 """Shared pytest fixtures: one real registry per session, a fresh repository per test,
 one real docker daemon per session (emptied for each test that uses it), throw-away
-git repositories isolated from the host's git configuration, a fault proxy in front of
-the registry with a two-image project pulled through it (`proxy`, `project`), and a
-TLS + htpasswd registry per module with that project's stages on it (`secure`,
-`secure_project`)."""
+git repositories isolated from the host's git configuration, a build host with the
+offline base image (`host`), a fault proxy in front of the registry with a two-image
+project pulled through it (`proxy`, `project`), and a TLS + htpasswd registry per
+module with that project's stages on it (`secure`, `secure_project`)."""
 
 from __future__ import annotations
 
 import itertools
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.support.builds import Host, base_host
 from tests.support.dockerd import Dockerd
 from tests.support.faultproxy import FaultProxy
-from tests.support.git import GitRepo, git_env, git_project
+from tests.support.git import GitRepo, git_project, new_repo
 from tests.support.pulls import ProxiedProject, two_images
 from tests.support.registry import Registry
 from tests.support.secure_registry import PASSWORD, USER, SecureRegistry
@@ -82,14 +84,14 @@ def repo(registry, request) -> str:
 @pytest.fixture
 def git_repo(tmp_path) -> GitRepo:
     """An empty git repository on branch main with a local identity."""
-    path = tmp_path / "repo"
-    path.mkdir()
-    repo = GitRepo(path=path, env=git_env(tmp_path / "home"))
-    repo.git("init", "-q", "-b", "main")
-    repo.git("config", "user.name", "werfpull tests")
-    repo.git("config", "user.email", "tests@werfpull.invalid")
-    repo.git("config", "commit.gpgsign", "false")
-    return repo
+    return new_repo(tmp_path / "repo", tmp_path / "home")
+
+
+@pytest.fixture
+def host(tmp_path) -> Iterator[Host]:
+    """A build host with the offline base image (tests/support/builds.py)."""
+    with base_host(tmp_path / "host") as h:
+        yield h
 
 
 @pytest.fixture

@@ -33,6 +33,17 @@ class GitRepo:
         return self.git("rev-parse", "HEAD").strip()
 
 
+def new_repo(path: Path, home: Path) -> GitRepo:
+    """An empty git repository at `path` on branch main, with a local identity."""
+    path.mkdir(parents=True)
+    repo = GitRepo(path=path, env=git_env(home))
+    repo.git("init", "-q", "-b", "main")
+    repo.git("config", "user.name", "werfpull tests")
+    repo.git("config", "user.email", "tests@werfpull.invalid")
+    repo.git("config", "commit.gpgsign", "false")
+    return repo
+
+
 def git_env(home: Path) -> dict[str, str]:
     """Environment for git that ignores the host's system and global configuration."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
