@@ -1,9 +1,10 @@
 """Shared pytest fixtures: one real registry per session, a fresh repository per test,
 one real docker daemon per session (emptied for each test that uses it), throw-away
 git repositories isolated from the host's git configuration, a build host with the
-offline base image (`host`), a fault proxy in front of the registry with a two-image
-project pulled through it (`proxy`, `project`), and a TLS + htpasswd registry per
-module with that project's stages on it (`secure`, `secure_project`)."""
+offline base image (`host`), a project with every stage in `repo` (`published`), a
+fault proxy in front of the registry with a two-image project pulled through it
+(`proxy`, `project`), and a TLS + htpasswd registry per module with that project's
+stages on it (`secure`, `secure_project`)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from tests.support.builds import Host, base_host
 from tests.support.dockerd import Dockerd
 from tests.support.faultproxy import FaultProxy
 from tests.support.git import GitRepo, git_project, new_repo
-from tests.support.pulls import ProxiedProject, two_images
+from tests.support.pulls import PULL_PROJECT, ProxiedProject, Published, two_images
 from tests.support.registry import Registry
 from tests.support.secure_registry import PASSWORD, USER, SecureRegistry
 from tests.support.stages import publish_stages
@@ -92,6 +93,15 @@ def host(tmp_path) -> Iterator[Host]:
     """A build host with the offline base image (tests/support/builds.py)."""
     with base_host(tmp_path / "host") as h:
         yield h
+
+
+@pytest.fixture
+def published(git_repo, repo, tmp_path) -> Published:
+    """PULL_PROJECT committed in `git_repo`, every stage of it pushed to `repo`."""
+    git_repo.write("werf.yaml", PULL_PROJECT)
+    git_repo.commit()
+    digests = publish_stages(repo, str(git_repo.path), workdir=str(tmp_path / "publish"))
+    return Published(git_repo.path, repo, digests, tmp_path)
 
 
 @pytest.fixture

@@ -12,22 +12,19 @@ import json
 
 import pytest
 
-from tests.integration.test_pull import PROJECT, Published
 from tests.integration.test_script import make_minimal_path, run_script
-from tests.support.pulls import report, start_copying
-from tests.support.stages import publish_stages, werfpull
+from tests.support.pulls import Published, report, start_copying
+from tests.support.stages import werfpull
 from werfpull.destinations import DockerDaemon
 from werfpull.refs import Repo
 from werfpull.tools.skopeo import RegistryOptions
 
 
 @pytest.fixture
-def published(git_repo, repo, tmp_path, daemon, monkeypatch) -> Published:
+def published(published, daemon, monkeypatch) -> Published:
+    """conftest.py's project, its werfpull runs pointed at the session's dockerd."""
     monkeypatch.setenv("DOCKER_HOST", daemon.host)
-    git_repo.write("werf.yaml", PROJECT)
-    git_repo.commit()
-    digests = publish_stages(repo, str(git_repo.path), workdir=str(tmp_path / "publish"))
-    return Published(git_repo.path, repo, digests, tmp_path)
+    return published
 
 
 def image_ids(plan: dict) -> dict[str, str]:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.support.pulls import assert_complete, oci, report, store
+from tests.support.pulls import PULL_PROJECT, assert_complete, oci, report, store
 from tests.support.stages import (
     delete_manifest,
     dest_ref,
@@ -24,64 +23,7 @@ from tests.support.stages import (
     werfpull,
 )
 
-PROJECT = """\
-project: pulls
-configVersion: 1
----
-artifact: tools
-from: alpine:3.18
-shell:
-  install: make tools
----
-image: [a, b]
-from: alpine:3.18
-shell:
-  beforeInstall: apk add curl
-  install: make ab
----
-image: c
-from: alpine:3.18
-shell:
-  beforeInstall: apk add curl
-  setup: make c
-import:
-- artifact: tools
-  add: /tools
-  to: /usr/local/bin
-  after: install
-"""
-
-
-@dataclass
-class Published:
-    dir: Path
-    repo: str
-    digests: dict[str, str]  # signature -> manifest digest, every stage pushed
-    tmp: Path
-
-    def run(self, command: str, *args, repo: str | None = None):
-        """werfpull plan/pull of this project against its repository."""
-        return werfpull(command, repo or self.repo, *args, "--dir", self.dir,
-                        "--insecure-registry")
-
-    def plan(self, *args) -> dict:
-        proc = self.run("plan", *args, "--format", "json")
-        assert proc.returncode == 0, proc.stderr
-        return json.loads(proc.stdout)
-
-    def save_plan(self, dest: str, *args) -> Path:
-        path = self.tmp / "plan.json"
-        proc = self.run("plan", "--dest", dest, "--out", path, *args)
-        assert proc.returncode == 0, proc.stderr
-        return path
-
-
-@pytest.fixture
-def published(git_repo, repo, tmp_path) -> Published:
-    git_repo.write("werf.yaml", PROJECT)
-    git_repo.commit()
-    digests = publish_stages(repo, str(git_repo.path), workdir=str(tmp_path / "publish"))
-    return Published(git_repo.path, repo, digests, tmp_path)
+# The project and its `published` fixture are conftest.py's (tests/support/pulls.py).
 
 
 # -- landing the planned stages ----------------------------------------------------------
@@ -247,7 +189,7 @@ def test_apply_refuses_a_plan_for_another_repository(published, tmp_path):
 def test_apply_refuses_a_stale_plan_unless_forced(published, tmp_path):
     dest = oci(tmp_path)
     path = published.save_plan(dest)
-    (published.dir / "werf.yaml").write_text(PROJECT.replace("make c", "make c2"))
+    (published.dir / "werf.yaml").write_text(PULL_PROJECT.replace("make c", "make c2"))
 
     proc = werfpull("apply", path, "--dir", published.dir, "--insecure-registry")
 

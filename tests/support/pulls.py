@@ -4,17 +4,73 @@ Destinations made in a test's tmp_path (`oci`, `store`), the names a plan promis
 (`expected`), the checks of what landed (`assert_complete`, `assert_nothing_half_tagged`),
 a run's JSON report, and `ProxiedProject`: a committed project whose every werfpull call
 goes through a `FaultProxy` while its stages are published straight to the registry.
-The `proxy` and `project` fixtures of tests/conftest.py make one per test.
+The `proxy` and `project` fixtures of tests/conftest.py make one per test; its
+`published` fixture is `PULL_PROJECT` with every stage in the registry (`Published`).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.faultproxy import FaultProxy
 from tests.support.runs import Running, skopeo_children, wait_until
 from tests.support.stages import dest_ref, landed, publish_stages, raw_digest, werfpull
+
+# An artifact, two images sharing their stages and a third importing the artifact.
+PULL_PROJECT = """\
+project: pulls
+configVersion: 1
+---
+artifact: tools
+from: alpine:3.18
+shell:
+  install: make tools
+---
+image: [a, b]
+from: alpine:3.18
+shell:
+  beforeInstall: apk add curl
+  install: make ab
+---
+image: c
+from: alpine:3.18
+shell:
+  beforeInstall: apk add curl
+  setup: make c
+import:
+- artifact: tools
+  add: /tools
+  to: /usr/local/bin
+  after: install
+"""
+
+
+@dataclass
+class Published:
+    """A committed project whose stages are all in `repo`: the `published` fixture."""
+
+    dir: Path
+    repo: str
+    digests: dict[str, str]  # signature -> manifest digest, every stage pushed
+    tmp: Path
+
+    def run(self, command: str, *args, repo: str | None = None):
+        """werfpull plan/pull of this project against its repository."""
+        return werfpull(command, repo or self.repo, *args, "--dir", self.dir,
+                        "--insecure-registry")
+
+    def plan(self, *args) -> dict:
+        proc = self.run("plan", *args, "--format", "json")
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    def save_plan(self, dest: str, *args) -> Path:
+        path = self.tmp / "plan.json"
+        proc = self.run("plan", "--dest", dest, "--out", path, *args)
+        assert proc.returncode == 0, proc.stderr
+        return path
 
 
 def two_images(project: str) -> str:
