@@ -184,7 +184,7 @@ def profile_rows(profile: list[dict]) -> list[list]:
 
 def run(quick: bool) -> dict:
     from werfpull.config.load import load_config
-    from werfpull.signatures import gitfiles
+    from werfpull.tools import git
 
     n_rounds = timing.rounds(quick)
     with fixtures.tempdir("signatures") as tmp:
@@ -194,15 +194,15 @@ def run(quick: bool) -> dict:
                                                fixtures.git_env(tmp / "home"))
         made = time.perf_counter() - t0
         timing.progress(f"{NAME}: {entries} files committed with git fast-import in {made:.1f} s")
-        listed = gitfiles.list_tree(str(repo), "HEAD")
+        listed = git.list_tree(str(repo), "HEAD")
         assert len(listed) == entries, (len(listed), entries)
         directories = len({e.path.rpartition("/")[0] for e in listed})
 
-        root, head = str(repo), gitfiles.head_commit(str(repo))
+        root, head = str(repo), git.head_commit(str(repo))
         measured = measure(repo, NAME, n_rounds, [
             Variant("load_config", lambda: timing.time_call(lambda: load_config(root))),
             Variant("list_tree", lambda: timing.time_call(
-                lambda: gitfiles.list_tree(root, head))),
+                lambda: git.list_tree(root, head))),
         ])
     images, stats, profile = measured.images, measured.stats, measured.profile
     cli = stats["cli"]["median"]
@@ -256,7 +256,7 @@ def markdown(result: dict) -> str:
     phases = [
         ["`load_config` (read and validate werf.yaml)", report.seconds(config),
          f"{config / total:.0%}"],
-        ["`gitfiles.list_tree` (`git ls-tree`, parse, sort)", report.seconds(tree),
+        ["`tools.git.list_tree` (`git ls-tree`, parse, sort)", report.seconds(tree),
          f"{tree / total:.0%}"],
         ["the rest: mapping file sets, glob matching, checksums, hashing",
          report.seconds(total - config - tree), f"{(total - config - tree) / total:.0%}"],
