@@ -3,14 +3,16 @@ time, and deleting a manifest by digest.
 
 Owns the calls cleanup makes to the registry (all through `inventory.registry.call`, so
 timeouts and retries apply) and reading a refused delete: Distribution without
-`storage.delete.enabled` answers 405 UNSUPPORTED, a token without delete rights 401/403.
+`storage.delete.enabled` answers 405 UNSUPPORTED, credentials (a token) without the
+delete action 401 or 403: both are named as refusals to delete.
 """
 
 from __future__ import annotations
 
 import json
+import re
 
-from werfpull.errors import RegistryError
+from werfpull.errors import RegistryError, Unauthorized
 from werfpull.inventory.model import Manifest, parse_time
 from werfpull.inventory.registry import Remote, call
 from werfpull.tools import process, skopeo
@@ -59,7 +61,18 @@ def delete(remote: Remote, digest: str) -> None:
                             registry=remote.repo.host,
                             hint="enable deletion (Distribution: storage.delete.enabled: true)"
                                  " or use credentials that may delete")
-    raise classify(result, remote.repo.host, f"the deletion of {remote.repo.digested(digest)}")
+    error = classify(result, remote.repo.host, f"the deletion of {remote.repo.digested(digest)}")
+    if isinstance(error, Unauthorized):
+        # The same credentials have just read every tag: what is refused is the delete
+        # action (a read-only token, a pull-only user of Harbor or GitLab).
+        status = re.search(r"\((40[13] [A-Za-z ]+)\)", result.stderr)
+        raise Unauthorized(f"{remote.repo.host}: the credentials given may not delete"
+                           f" manifests in {remote.repo}"
+                           f" ({status[1] if status else message(result.stderr)})",
+                           registry=remote.repo.host,
+                           hint="use credentials whose token grants the delete action on"
+                                " this repository")
+    raise error
 
 
 def _parallel(fn, items: list) -> list:

@@ -3,11 +3,14 @@
 Owns the fast path of `Remote.probe` and of the bounded tag page: a GET with the
 credentials and the TLS trust skopeo would use, answered present (the manifest),
 absent (404 with MANIFEST_UNKNOWN or NAME_UNKNOWN, what skopeo reads as absent) or
-`Fallback`. Everything else falls back: any other status, a network or TLS error, an
-auth file with a credential helper, an identity token or a scheme not implemented
-here, a proxy in the environment. Errors are never classified here: skopeo asks
-again and classifies them the one way (`tools/registry_errors.py`), so an error reads
-the same whichever path met it. Transfers always go through skopeo.
+`Fallback`. Anonymous registries, HTTP Basic and the Docker token protocol (a Bearer
+challenge: a pull token per repository from the realm, `bearer.py`) are read here.
+Everything else falls back: any other status, a network or TLS error, an auth file
+with a credential helper or an identity token, a token server that refuses or fails,
+another auth scheme, a proxy in the environment. Errors are never classified here:
+skopeo asks again and classifies them the one way (`tools/registry_errors.py`), so an
+error reads the same whichever path met it; once the credentials or a token were
+refused, every later read of that host is skopeo's. Transfers always go through skopeo.
 
 Credentials are looked up as containers-auth.json(5) says skopeo does: the auth file
 given (`--registry-authfile`, else `REGISTRY_AUTH_FILE`), otherwise
@@ -33,6 +36,7 @@ import threading
 import tomllib
 import urllib.parse
 
+from werfpull.inventory.bearer import Fallback, Tokens, challenge
 from werfpull.refs import sha256_digest
 
 ACCEPT = ", ".join((
@@ -47,10 +51,6 @@ CERTS_DIRS = ("/etc/containers/certs.d", "/etc/docker/certs.d")
 MAX_BODY = 32 * 1024 * 1024  # a tag page or a manifest larger than this: ask skopeo
 
 
-class Fallback(Exception):
-    """This read is skopeo's: the answer was not a clean present or absent."""
-
-
 class Client:
     """Kept-alive connections to one registry host, shared by threads."""
 
@@ -58,17 +58,18 @@ class Client:
                  timeout: float | None):
         self.host, self.tls_verify, self.timeout = host, tls_verify, timeout
         self.authfile = authfile
-        self.requests = 0
+        self._sent = 0
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
         self._ready = threading.Lock()
         self._scheme: str | None = None
-        self._auth: dict[str, str] = {}  # the Authorization header, when one is needed
+        self._auth: dict[str, str] = {}  # the Basic Authorization header, when needed
+        self._tokens: Tokens | None = None  # the registry asked for Bearer tokens
         self._refused: str | None = None  # why this host is skopeo's, once known
 
     def manifest(self, name: str, reference: str) -> bytes | None:
         """The raw manifest of NAME:REFERENCE, None when absent; raises Fallback."""
-        status, headers, body = self.get(f"/v2/{name}/manifests/{reference}",
+        status, headers, body = self.get(name, f"/v2/{name}/manifests/{reference}",
                                          {"Accept": ACCEPT})
         if status == 200:
             return body
@@ -79,7 +80,7 @@ class Client:
     def blob(self, name: str, digest: str) -> bytes:
         """The blob `digest` of NAME, checked against the digest; raises Fallback (also
         for a redirect to a storage backend, which skopeo follows)."""
-        status, _, body = self.get(f"/v2/{name}/blobs/{digest}", {})
+        status, _, body = self.get(name, f"/v2/{name}/blobs/{digest}", {})
         if status != 200:
             raise Fallback(f"HTTP {status}")
         if sha256_digest(body) != digest:
@@ -88,7 +89,7 @@ class Client:
 
     def tags_page(self, name: str, n: int) -> set[str] | None:
         """Every tag of NAME when the registry has at most `n` (one page), else None."""
-        status, headers, body = self.get(f"/v2/{name}/tags/list?n={n}", {})
+        status, headers, body = self.get(name, f"/v2/{name}/tags/list?n={n}", {})
         if status == 404 and _codes(body) & ABSENT_CODES:
             return set()  # a repository nothing was pushed to yet
         if status != 200:
@@ -100,9 +101,35 @@ class Client:
         except (ValueError, AttributeError):
             raise Fallback("not a tag list") from None
 
-    def get(self, path: str, headers: dict) -> tuple[int, dict, bytes]:
+    def get(self, name: str, path: str, headers: dict) -> tuple[int, dict, bytes]:
+        """GET `path` of repository NAME with the credentials the registry asks for."""
         self._prepare()
-        return self._send(path, {**headers, **self._auth})
+        if self._tokens is None:
+            return self._send(path, {**headers, **self._auth})
+        answer = self._send(path, {**headers, **self._bearer(name)})
+        if answer[0] == 401:  # expired or revoked meanwhile: one new token, once
+            answer = self._send(path, {**headers, **self._bearer(name, renew=True)})
+            if answer[0] == 401:
+                self._refuse("a fresh token was refused")
+        return answer
+
+    @property
+    def requests(self) -> int:
+        """Requests sent, to the registry and to its token server."""
+        return self._sent + (self._tokens.requests if self._tokens else 0)
+
+    def _bearer(self, name: str, renew: bool = False) -> dict[str, str]:
+        try:
+            return self._tokens.header(name, renew=renew)
+        except Fallback as exc:
+            self._refuse(str(exc))
+            raise
+
+    def _refuse(self, why: str) -> None:
+        """Leave this host's reads to skopeo from now on: a refusal is skopeo's to read
+        and report, and asking again for every probe would only repeat it."""
+        with self._ready:
+            self._refused = why
 
     # -- connections ------------------------------------------------------------------------
 
@@ -139,10 +166,16 @@ class Client:
                     raise
         if status == 200:
             return
-        challenge = headers.get("www-authenticate", "")
-        if status != 401 or not challenge.lower().startswith("basic") or not creds:
+        asked = headers.get("www-authenticate", "")
+        bearer = challenge(asked) if status == 401 else None
+        if bearer is not None:
+            self._tokens = Tokens(bearer, creds, registry_scheme=self._scheme,
+                                  context=tls_context(self.host, self.tls_verify),
+                                  timeout=self.timeout)
+            return
+        if status != 401 or not asked.lower().startswith("basic") or not creds:
             self._scheme = None
-            raise Fallback(f"HTTP {status} {challenge.split(' ', 1)[0]}")
+            raise Fallback(f"HTTP {status} {asked.split(' ', 1)[0]}")
         user, password = creds
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
         self._auth = {"Authorization": f"Basic {token}"}
@@ -154,7 +187,7 @@ class Client:
         for attempt in (1, 2):
             conn, reused = self._connection()
             with self._lock:
-                self.requests += 1  # every request sent, answered or not
+                self._sent += 1  # every request sent, answered or not
             try:
                 conn.request("GET", path, headers={"Host": self.host, **headers})
                 response = conn.getresponse()
