@@ -9,21 +9,25 @@ stages on it (`secure`, `secure_project`)."""
 from __future__ import annotations
 
 import itertools
-import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from tests.support.builds import Host, base_host
 from tests.support.dockerd import Dockerd
 from tests.support.faultproxy import FaultProxy
-from tests.support.git import GitRepo, git_project, new_repo
+from tests.support.git import GitRepo, new_repo
 from tests.support.pulls import PULL_PROJECT, ProxiedProject, Published, two_images
 from tests.support.registry import Registry
-from tests.support.secure_registry import PASSWORD, USER, SecureRegistry
+from tests.support.secure_registry import (
+    PASSWORD,
+    USER,
+    SecureProject,
+    SecureRegistry,
+    publish_project,
+    serving,
+)
 from tests.support.stages import publish_stages
 
 _repo_counter = itertools.count(1)
@@ -122,39 +126,13 @@ def project(git_repo, repo, proxy, tmp_path) -> ProxiedProject:
 @pytest.fixture(scope="module")
 def secure(tmp_path_factory):
     """A TLS + htpasswd registry whose CA skopeo trusts (until the module ends)."""
-    reg = SecureRegistry(tmp_path_factory.mktemp("secure-registry"), USER, PASSWORD)
-    reg.start()
-    reg.trust()  # removed again by close()
-    try:
+    with serving(SecureRegistry(tmp_path_factory.mktemp("secure-registry"), USER,
+                                PASSWORD)) as reg:
         yield reg
-    finally:
-        reg.close()
-
-
-@dataclass
-class SecureProject:
-    dir: Path
-    repo: str
-    registry: SecureRegistry
-
-    def args(self, *args) -> list:
-        return [self.repo, *args, "--dir", self.dir]
 
 
 @pytest.fixture(scope="module")
 def secure_project(secure, tmp_path_factory) -> SecureProject:
     """Two images, their stages published to `secure` with the account's credentials."""
     tmp = tmp_path_factory.mktemp("secure-project")
-    checkout = git_project(tmp / "project", two_images("secure"))
-    repo = secure.repo("team/stages")
-    authfile = secure.authfile(tmp / "publish-auth.json")
-    saved = os.environ.get("REGISTRY_AUTH_FILE")
-    os.environ["REGISTRY_AUTH_FILE"] = str(authfile)  # push_oci's skopeo reads it
-    try:
-        publish_stages(repo, str(checkout), workdir=str(tmp / "publish"))
-    finally:
-        if saved is None:
-            del os.environ["REGISTRY_AUTH_FILE"]
-        else:
-            os.environ["REGISTRY_AUTH_FILE"] = saved
-    return SecureProject(checkout, repo, secure)
+    return publish_project(secure, tmp, secure.authfile(tmp / "publish-auth.json"))

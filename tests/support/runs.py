@@ -1,10 +1,12 @@
 """werfpull run as a user runs it, in a subprocess: with an environment of its own
 (`isolated_env`, `cli`), or in the background (`Running`), and the waits and /proc
-scans that tests of interruptions need (`wait_until`, `skopeo_children`).
+scans that tests of interruptions need (`wait_until`, `skopeo_children`); `auth_file`
+gives the skopeo processes a test starts itself (its pushes) an auth file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -14,6 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.stages import ROOT
+
+
+@contextlib.contextmanager
+def auth_file(path: Path):
+    """REGISTRY_AUTH_FILE=path in this process for the block, as it was after it."""
+    saved = os.environ.get("REGISTRY_AUTH_FILE")
+    os.environ["REGISTRY_AUTH_FILE"] = str(path)
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["REGISTRY_AUTH_FILE"]
+        else:
+            os.environ["REGISTRY_AUTH_FILE"] = saved
 
 
 def isolated_env(tmp: Path, **extra) -> dict[str, str]:
