@@ -30,4 +30,5 @@ BENCHMARKS = (
     "bench.plan_history",
     "bench.vs_skopeo",
     "bench.fleet",
+    "bench.token_auth",
 )

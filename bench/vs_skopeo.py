@@ -14,6 +14,8 @@ bytes the registry sends and, on the "20 ms" rows, adds 20 ms per round trip
 (each new connection, each response):
 
   werfpull       `werfpull pull REPO --dest DEST` (plans, then copies; default --jobs)
+  werfpull apply `werfpull apply PLAN --dest DEST` of a plan made once beforehand, as a
+                 fleet applies one plan on many hosts: the copies without the planning
   sequential     `skopeo copy` of each stage, one after another, into DEST
   xargs -P4      `xargs -P4 skopeo copy` (oci: each into a layout of its own, since
                  parallel copies into one layout lose tags; containers-storage: one store)
@@ -47,7 +49,8 @@ ROWS = (  # (project, destination kind, latency)
     ("large", "containers-storage", 0.0), ("large", "containers-storage", LATENCY),
     ("tiny", "oci", 0.0), ("tiny", "oci", LATENCY), ("tiny", "containers-storage", LATENCY),
 )
-VARIANTS = ("werfpull", "sequential", "xargs -P4", "skopeo sync", "byte floor")
+VARIANTS = ("werfpull", "werfpull apply", "sequential", "xargs -P4", "skopeo sync",
+            "byte floor")
 
 
 def project_yaml(name: str, images: int) -> str:
@@ -82,6 +85,10 @@ class Fixture:
         self.env = timing.werfpull_env()
         self.n = 0
         self.minimum = self._minimum(registry)
+        self.plan = self.tmp / "plan.json"
+        timing.run_cmd([sys.executable, "-m", "werfpull", "plan", self.repo, "--dest",
+                        f"oci:{self.tmp}/none", "--insecure-registry", "--dir",
+                        str(self.project), "--out", str(self.plan)], cwd=ROOT, env=self.env)
 
     def _minimum(self, registry) -> dict:
         from bench.pull import Direct
@@ -133,6 +140,15 @@ class Fixture:
         if variant == "werfpull":
             out = base / "pull.json"
             sample = timing.run_cmd([sys.executable, "-m", "werfpull", "pull", self.repo,
+                                     "--dest", dest, "--insecure-registry", "--format", "json",
+                                     "--dir", str(self.project)], cwd=ROOT, env=self.env,
+                                    stdout=out)
+            doc = json.loads(out.read_text())
+            assert not doc["failed"] and len(doc["pulled"]) == len(self.finals), doc
+            return sample
+        if variant == "werfpull apply":
+            out = base / "apply.json"
+            sample = timing.run_cmd([sys.executable, "-m", "werfpull", "apply", str(self.plan),
                                      "--dest", dest, "--insecure-registry", "--format", "json",
                                      "--dir", str(self.project)], cwd=ROOT, env=self.env,
                                     stdout=out)
@@ -242,6 +258,9 @@ def _headline(rows: list[dict]) -> list[dict]:
         out.append({"metric": f"{_label(row)}: werfpull / xargs -P4", "value": time_ratio,
                     "unit": "x", "target": f"<= {TARGET_TIME}x",
                     "met": time_ratio <= TARGET_TIME})
+        out.append({"metric": f"{_label(row)}: werfpull apply (plan made before) / xargs -P4",
+                    "value": timing.ratio(row["stats"], "xargs -P4", "werfpull apply"),
+                    "unit": "x", "target": None, "met": None})
         out.append({"metric": f"{_label(row)}: bytes / minimum", "value": byte_ratio,
                     "unit": "x", "target": f"<= {TARGET_BYTES}x",
                     "met": byte_ratio <= TARGET_BYTES})
@@ -269,7 +288,8 @@ def markdown(result: dict) -> str:
              *[f"{r['bytes'][v]['body']:,} ({r['bytes'][v]['body'] / r['minimum']:.3f}x, "
                f"{r['bytes'][v]['requests']})" for v in VARIANTS]]
             for r in result["rows"]]
-    lines.append(report.table(["row", "minimum", *VARIANTS], rows, "l" + "r" * 6))
+    lines.append(report.table(["row", "minimum", *VARIANTS], rows,
+                              "l" + "r" * (len(VARIANTS) + 1)))
     lines.append("\n" + report.table(["target", "value", "result"], [
         [h["metric"], f"{h['value']:.3f}x", report.verdict(h["met"])]
         for h in result["headline"]], "lrl"))

@@ -3,7 +3,8 @@
 Real registries only: the origin (the session registry), reached by werfpull through
 one logging proxy and by the cache through another, so each log says who fetched
 what; and a Docker Distribution in `proxy` mode in front of it (tests/support/
-pullthrough.py). skopeo is routed by a registries.conf mirror with
+pullthrough.py) or nginx caching reads by digest with `proxy_cache_lock`
+(tests/support/blobcache.py). skopeo is routed by a registries.conf mirror with
 `pull-from-mirror = "digest-only"` (a drop-in in /etc/containers/registries.conf.d,
 scoped to the origin's loopback port), which werfpull needs no option for: it plans
 against the origin and copies by the digests it planned.
@@ -12,9 +13,11 @@ against the origin and copies by the digests it planned.
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
+from tests.support.blobcache import BlobCache
 from tests.support.faultproxy import FaultProxy
 from tests.support.git import git_project
 from tests.support.pullthrough import PullThroughCache, registries_conf, route
@@ -108,3 +111,74 @@ def test_probes_ignore_a_digest_only_mirror_and_follow_a_rerouted_registry(fleet
     assert http.rerouted(host)  # tags from the mirror: only skopeo reads them right
     conf.write_text(f'[[registry]]\nprefix = "{host}"\nlocation = "{cache.host}"\n')
     assert http.rerouted(host)
+
+
+@pytest.fixture
+def coalescing(registry, repo, tmp_path):
+    """The same project behind an nginx cache of reads by digest, routed like the cache."""
+    project = git_project(tmp_path / "project", PROJECT)
+    publish_stages(repo, str(project), payload=100_000, workdir=str(tmp_path / "publish"))
+    path = repo.split("/", 1)[1]
+    with FaultProxy.for_registry(registry, log_requests=True) as direct, \
+            FaultProxy.for_registry(registry, log_requests=True) as upstream, \
+            BlobCache(tmp_path / "nginx", upstream.host) as cache:
+        origin = f"{direct.host}/{path}"
+        with route(origin, f"{cache.host}/{path}"):
+            yield project, origin, direct, upstream, cache, isolated_env(tmp_path)
+
+
+def test_hosts_pulling_at_once_through_a_coalescing_cache_cost_the_origin_one_read(
+        coalescing, tmp_path):
+    """Six hosts apply one plan at the same moment, cache cold: each blob and manifest
+    reaches the origin once, and every host holds exactly the planned stages."""
+    project, origin, direct, upstream, cache, env = coalescing
+    plan = tmp_path / "plan.json"
+    made = cli(env, "plan", origin, "--dir", project, "--insecure-registry", "--dest",
+               "oci:/nonexistent-werfpull", "--out", plan)
+    assert made.code == 0, made.stderr
+    direct.reset_counters()
+    hosts = [f"oci:{tmp_path / f'host{i}'}" for i in range(6)]
+    runs: list = []
+    threads = [threading.Thread(target=lambda d=d: runs.append(cli(
+        env, "apply", plan, "--dir", project, "--insecure-registry", "--dest", d)))
+        for d in hosts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert len(runs) == 6 and all(r.code == 0 for r in runs), [r.stderr for r in runs]
+
+    fetched = blob_gets(upstream)
+    wanted = {d for p in json.loads(plan.read_text())["pulls"] for d, _ in p["layers"]}
+    assert sorted(fetched) == sorted(wanted)  # each distinct blob once, none twice
+    manifests = [r["path"] for r in upstream.requests() if "/manifests/sha256:" in r["path"]]
+    assert len(manifests) == len(set(manifests)) == 3
+    assert blob_gets(direct) == []  # no host fell back to the origin
+    for dest in hosts:
+        assert_verified(dest, origin, env, project)
+
+
+def test_a_poisoned_cache_never_lands_wrong_content(coalescing, tmp_path):
+    """Every cached read altered in place (the cache's disk is not trusted): the copies
+    that read it fail their digest check, and no host holds a stage under a wrong name."""
+    project, origin, direct, upstream, cache, env = coalescing
+    first = f"oci:{tmp_path / 'host1'}"
+    pull(project, origin, env, first)
+    cached = [p for p in (cache.prefix / "cache").rglob("*") if p.is_file()]
+    assert cached
+    for path in cached:
+        data = bytearray(path.read_bytes())
+        data[-1] ^= 0xFF  # the response body ends the file
+        path.write_bytes(bytes(data))
+
+    dest = f"oci:{tmp_path / 'host2'}"
+    run = cli(env, "pull", origin, "--dir", project, "--insecure-registry", "--dest", dest,
+              "--retries", "0", "--format", "json")
+
+    assert run.code == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    out = json.loads(run.stdout)
+    assert out["pulled"] == [] and len(out["failed"]) == 3
+    assert all("does not match" in f["error"] for f in out["failed"])
+    assert "the others landed" not in run.stderr  # none did
+    assert landed(dest) == {}  # nothing named as a stage

@@ -163,8 +163,8 @@ def test_token_server_down_is_a_clear_error(published, tmp_path):
         reg.tokens.start()
 
     assert run.code == 4, run.stderr
-    assert f"werfpull: error: {reg.host}: registry unreachable (" in run.stderr
-    assert "connection refused" in run.stderr
+    assert (f"werfpull: error: {reg.host}: its token server 127.0.0.1:{reg.tokens.port}"
+            " is unreachable (connection refused)") in run.stderr
     assert "Traceback" not in run.stderr
     assert len([ln for ln in run.stderr.splitlines() if ln.strip()]) <= 2
 

@@ -1,4 +1,5 @@
-"""Reading a Bearer challenge and the realms a pull token may be asked from (pure)."""
+"""Reading a Bearer challenge, the realms a pull token may be asked from, and an
+unreachable token server named as such (pure)."""
 
 from __future__ import annotations
 
@@ -47,3 +48,31 @@ def test_credentials_go_to_a_plain_http_realm_only_for_a_plain_http_registry():
 def test_a_realm_that_is_no_url_falls_back(realm):
     with pytest.raises(Fallback, match="realm"):
         tokens(realm, "https")
+
+
+DOWN = ('time="2026-12-01T11:17:14Z" level=fatal msg="Error parsing image name '
+        '\\"docker://127.0.0.1:5000/team/s:t1\\": Get \\"https://auth.example:5001/token?'
+        'account=u&scope=repository%3Ateam%2Fs%3Apull&service=reg\\": dial tcp '
+        '10.0.0.9:5001: connect: connection refused"\n')
+
+
+def _classify(stderr: str):
+    from werfpull.tools import process
+    from werfpull.tools.registry_errors import classify
+    return classify(process.Result(["skopeo"], 1, b"", stderr.encode()), "127.0.0.1:5000",
+                    "REPO:TAG")
+
+
+def test_an_unreachable_token_server_is_named_not_the_registry():
+    error = _classify(DOWN)
+    assert error.message == ("127.0.0.1:5000: its token server auth.example:5001 is"
+                             " unreachable (connection refused) reading REPO:TAG")
+    assert error.exit_code == 4
+
+
+def test_an_unreachable_storage_redirect_or_registry_is_the_registry_unreachable():
+    blob = DOWN.replace("/token?account=u&scope=repository%3Ateam%2Fs%3Apull&service=reg",
+                        "/blobs/sha256-ab?X-Amz-Signature=1")
+    assert "registry unreachable" in _classify(blob).message
+    own = DOWN.replace("auth.example:5001", "127.0.0.1:5000")
+    assert "registry unreachable" in _classify(own).message

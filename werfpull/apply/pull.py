@@ -7,8 +7,9 @@ removed when it is wrong.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from werfpull.apply.transfer import (
     DEFAULT_JOBS,
@@ -21,10 +22,10 @@ from werfpull.apply.transfer import (
 from werfpull.destinations import Destination, parse_dest
 from werfpull.errors import DaemonError, RegistryError, TransferFailed, UsageError
 from werfpull.inventory import ledger
-from werfpull.inventory.registry import call
+from werfpull.inventory.registry import Remote
 from werfpull.plan.model import Plan, Pull
 from werfpull.plan.verify import registry_options
-from werfpull.refs import Repo, sha256_digest
+from werfpull.refs import Repo, stage_tag
 from werfpull.tools import process, skopeo
 from werfpull.tools.registry_errors import classify, is_absent
 
@@ -45,6 +46,9 @@ def copy_argv(repo: Repo, pull: Pull, dest: Destination, opts: skopeo.RegistryOp
         preserve_digests=dest.preserves_digests, digestfile=digestfile)
 
 
+_REMOTE_LOCK = threading.Lock()
+
+
 @dataclass
 class PullInto:
     """A Direction: from the plan's repository into `dest`."""
@@ -53,6 +57,7 @@ class PullInto:
     dest: Destination
     opts: skopeo.RegistryOptions
     check_tags: bool = False  # apply of a saved plan: the tag must still be the plan's
+    _tags: Remote | None = field(default=None, init=False, repr=False)
 
     @property
     def max_jobs(self) -> int | None:
@@ -78,22 +83,28 @@ class PullInto:
 
     def before(self, pull: Pull) -> Exception | None:
         """A tag that points elsewhere than the plan says: retagged since the plan, or the
-        plan was edited to carry another real digest. One manifest read, before copying;
-        a tag that is gone is left to the copy, which goes by digest."""
+        plan was edited to carry another real digest. One manifest read before copying
+        (an HTTP request where it can answer: inventory/http.py); a tag that is gone is
+        left to the copy, which goes by digest."""
         if not self.check_tags:
             return None
-        ref = self.repo.tagged(pull.signature)
-        result = call(skopeo.inspect_raw(f"docker://{ref}", self.opts.side), self.opts,
-                      self.repo.host)
-        if not result.ok:
-            return None if is_absent(result.stderr) else classify(result, self.repo.host, ref)
-        served = sha256_digest(result.stdout)
-        if served == pull.digest:
+        try:
+            served = self._remote().manifest_at(stage_tag(pull.signature))
+        except RegistryError as exc:
+            return exc
+        if served is None or served.digest == pull.digest:
             return None
         return RegistryError(
-            f"{ref} points to {served}, the plan says {pull.digest}: retagged since the plan"
-            " (or the plan was edited); not copied", registry=self.repo.host,
-            hint="plan again, or pass --force to apply it as it is")
+            f"{self.repo.tagged(pull.signature)} points to {served.digest}, the plan says"
+            f" {pull.digest}: retagged since the plan (or the plan was edited); not copied",
+            registry=self.repo.host, hint="plan again, or pass --force to apply it as it is")
+
+    def _remote(self) -> Remote:
+        with _REMOTE_LOCK:  # one client, so its kept-alive connections are shared
+            if self._tags is None:
+                # No retries here: the transfer retries a transient error itself.
+                self._tags = Remote(self.repo, self.opts, retries=0)
+            return self._tags
 
     def landed(self, pull: Pull, ok: bool) -> None:
         if ok:
@@ -154,5 +165,6 @@ def apply_plan(plan: Plan, *, dest: Destination | str | None = None,
         first = outcome.failed[0][1]
         raise TransferFailed(
             f"{len(outcome.failed)} of {len(plan.pulls)} stages failed, first: {first}",
-            hint="the others landed; run again to retry the failed ones").with_outcome(outcome)
+            hint=("the others landed; " if outcome.pulled or outcome.skipped else "")
+            + "run again to retry the failed ones").with_outcome(outcome)
     return outcome

@@ -22,7 +22,8 @@ TLS = ("x509", "certificate", "tls: ", "server gave http response to https clien
 UNREACHABLE = ("connection refused", "no such host", "i/o timeout", "connection reset",
                 "eof", "network is unreachable", "timed out", "timeout", "no route to host",
                 "broken pipe", "server misbehaving",
-                # Go's client on a kept-alive connection the server (or a proxy) dropped.
+                # Go's net/http when the server closed a kept-alive connection as the
+                # request went out: the next attempt opens a new one.
                 "server closed idle connection")
 SERVER = ("500 ", "502 ", "503 ", "504 ", "429 ", "internal server error",
            "service unavailable", "bad gateway", "gateway timeout", "too many requests",
@@ -66,6 +67,11 @@ def classify(result: process.Result, registry: str, what: str) -> RegistryError:
         return ServerError(f"{registry}: server error ({last}) reading {what}", registry=registry,
                            hint="the registry is failing; retry later")
     if any(s in low for s in UNREACHABLE):
+        realm = _token_server(result.stderr, registry)
+        if realm:  # the registry answered; its token server (the Bearer realm) did not
+            return Unreachable(f"{registry}: its token server {realm} is unreachable ({last})"
+                               f" reading {what}", registry=registry,
+                               hint="check that the registry's token service is up")
         return Unreachable(f"{registry}: registry unreachable ({last}) reading {what}",
                            registry=registry, hint="check the address and that the registry is up")
     return RegistryError(f"{registry}: registry error ({last}) reading {what}",
@@ -85,6 +91,16 @@ def _logged(stderr: str) -> str:
         text = text.split('msg="', 1)[1].rstrip('"').replace('\\"', '"')
         text = text.replace("\\n", " ").replace("\\t", " ")
     return text
+
+
+def _token_server(stderr: str, registry: str) -> str | None:
+    """The host of a failed token request skopeo names (`Get "https://AUTH/token?
+    service=...&scope=...": dial tcp ...`), when it is not the registry itself; a blob
+    redirect to a storage backend asks for no service or scope."""
+    for m in re.finditer(r'(?:Get|GET) \\?"https?://([^/"\\]+)([^"\\]*)', stderr):
+        if m[1] != registry and re.search(r"[?&](service|scope)=", m[2]):
+            return m[1]
+    return None
 
 
 def _credentials_error(stderr: str) -> str | None:
