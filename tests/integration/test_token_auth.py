@@ -19,7 +19,8 @@ import pytest
 
 from tests.integration.test_cleanup import CONFIG, DAY, _commit, _iso
 from tests.integration.test_inventory import calls
-from tests.support.pulls import assert_complete
+from tests.support.git import git_project
+from tests.support.pulls import assert_complete, two_images
 from tests.support.runs import auth_file, cli, isolated_env
 from tests.support.secure_registry import SecureProject, publish_project, serving
 from tests.support.stages import publish_stages
@@ -278,3 +279,29 @@ def test_cleanup_with_a_pull_only_token_deletes_nothing(tokreg, git_repo, tmp_pa
     assert done.code == 0, done.stderr
     gone = {t["tag"] for t in plan["delete"]}
     assert reg_tags(tokreg, repo, admin) == before - gone
+
+
+# -- plain HTTP: credentials go to a plain-HTTP realm only for a plain-HTTP registry ------
+
+
+@pytest.mark.parametrize("registry_tls", [False, True], ids=["http-registry", "https-registry"])
+def test_a_plain_http_realm_is_used_only_for_a_plain_http_registry(tmp_path, registry_tls):
+    with serving(TokenRegistry(tmp_path / "registry", USERS, tls=registry_tls,
+                               realm_tls=False)) as reg:
+        project = git_project(tmp_path / "project", two_images("secure"))
+        with auth_file(reg.authfile_for(tmp_path / "admin.json", ADMIN)):
+            publish_stages(reg.repo("team/plain"), str(project),
+                           workdir=str(tmp_path / "publish"))
+        flags = [] if registry_tls else ["--insecure-registry"]
+        run = cli(isolated_env(tmp_path), "plan", reg.repo("team/plain"), "--dir", project,
+                  "--dest", f"oci:{tmp_path / 'a'}", "--format", "json", "--inventory",
+                  "probe", "-v", "--registry-authfile",
+                  reg.authfile_for(tmp_path / "reader.json", READER), *flags)
+
+    assert run.code == 0, run.stderr
+    assert len(json.loads(run.stdout)["pulls"]) == 2
+    _, _, requests, processes = calls(run.stderr)
+    if registry_tls:  # the password would go in clear: skopeo's call, not the HTTP reads'
+        assert (requests, processes) == (1, 2)  # the ping only
+    else:
+        assert processes == 0 and requests >= 4  # ping, token, a probe per image

@@ -1,16 +1,17 @@
 """A docker-registry with Docker token authentication, and the token server it trusts.
 
-`TokenServer` is the Docker token protocol's authorization service on 127.0.0.1 (HTTPS,
-the test CA's server certificate): `GET /token?service=S&scope=repository:NAME:ACTIONS`
-checks HTTP Basic credentials against a few users and answers a JWT (RS256, signed
+`TokenServer` is the Docker token protocol's authorization service on 127.0.0.1 (HTTPS
+with the test CA's server certificate, or plain HTTP):
+`GET /token?service=S&scope=repository:NAME:ACTIONS` checks HTTP Basic credentials
+against a few users and answers a JWT (RS256, signed
 with the `openssl` CLI, the signing certificate in the `x5c` header) granting the
 requested actions the user may have. Anonymous requests get a token granting nothing,
 as Docker Hub and Harbor answer for a private repository; a wrong password gets 401.
 Every request is logged (user, scope, status) and every token kept in `issued`, so
 that tests can look for them where they must not be.
 
-`TokenRegistry` is `SecureRegistry` (TLS, access log) with `auth: token` naming that
-server as realm, its service and issuer, and the signing certificate as
+`TokenRegistry` is `SecureRegistry` (TLS unless told otherwise, access log) with
+`auth: token` naming that server as realm, its service and issuer, and the signing certificate as
 `rootcertbundle`, which is how Distribution 2.8 verifies the tokens.
 
 Like `registry.py` this imports nothing from pytest.
@@ -45,8 +46,8 @@ class TokenServer:
 
     def __init__(self, directory: Path, pki: dict[str, Path],
                  users: dict[str, tuple[str, set[str]]], *, expires_in: int = 300,
-                 field: str = "token"):
-        self.directory, self.users = Path(directory), users
+                 field: str = "token", tls: bool = True):
+        self.directory, self.users, self.tls = Path(directory), users, tls
         self.expires_in, self.field = expires_in, field
         self.log: list[dict] = []
         self.issued: list[str] = []  # every token answered, for leak checks
@@ -68,11 +69,12 @@ class TokenServer:
 
     @property
     def realm(self) -> str:
-        return f"https://127.0.0.1:{self.port}/token"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/token"
 
     def start(self) -> TokenServer:
         server = ThreadingHTTPServer(("127.0.0.1", self.port or 0), _handler(self))
-        server.socket = self._context.wrap_socket(server.socket, server_side=True)
+        if self.tls:
+            server.socket = self._context.wrap_socket(server.socket, server_side=True)
         server.daemon_threads = True
         self._server, self.port = server, server.server_address[1]
         self._thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -169,13 +171,19 @@ class TokenRegistry(SecureRegistry):
     """`SecureRegistry` with `auth: token` against a `TokenServer` (see the module doc).
 
     `users` is {name: (password, actions)}; the first user is the one `authfile()`
-    writes by default (SecureRegistry's user and password)."""
+    writes by default (SecureRegistry's user and password). `tls=False` serves the
+    registry over plain HTTP, `realm_tls=False` the token server."""
 
-    def __init__(self, workdir, users: dict[str, tuple[str, set[str]]], **kwargs):
+    def __init__(self, workdir, users: dict[str, tuple[str, set[str]]], *, tls: bool = True,
+                 realm_tls: bool = True, **kwargs):
         first, (password, _) = next(iter(users.items()))
         super().__init__(workdir, first, password, **kwargs)
-        self.users = users
-        self.tokens = TokenServer(self.workdir / "token", self.pki, users)
+        self.users, self.tls = users, tls
+        self.tokens = TokenServer(self.workdir / "token", self.pki, users, tls=realm_tls)
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.host}"
 
     def start(self) -> TokenRegistry:
         if self.tokens.port is None or self.tokens._server is None:
@@ -186,6 +194,8 @@ class TokenRegistry(SecureRegistry):
     def _write_config(self, port: int) -> None:
         super()._write_config(port)
         config = json.loads(self.config_path.read_text())
+        if not self.tls:
+            del config["http"]["tls"]
         config["auth"] = {"token": {"realm": self.tokens.realm, "service": SERVICE,
                                     "issuer": ISSUER,
                                     "rootcertbundle": str(self.tokens.signing_cert)}}
