@@ -1,7 +1,7 @@
 """pull-docker-daemon: `werfpull pull --dest docker-daemon` against `docker load` of the
 same stages from an archive, and what the daemon's faults cost.
 
-A 3-image project (tests/integration/test_pull.py's: two images share their final
+A 3-image project (tests/support/pulls.py's PULL_PROJECT: two images share their final
 stage, the third imports an artifact) has every stage published to a real
 docker-registry on 127.0.0.1, each stage one layer of PAYLOAD incompressible bytes
 over its previous stage. A real dockerd (tests/support/dockerd.py: vfs, its own socket
@@ -45,7 +45,7 @@ def werfpull(*args: str) -> list[str]:
 
 class Setup:
     def __init__(self, tmp: Path, registry, proxy, daemon, payload: int):
-        from tests.integration.test_pull import PROJECT
+        from tests.support.pulls import PULL_PROJECT as PROJECT
 
         self.tmp, self.registry, self.proxy, self.daemon = tmp, registry, proxy, daemon
         self.upstream = registry.repo("bench/daemon-stages")

@@ -9,12 +9,8 @@ median of single runs), measured in rounds interleaved with the in-process
 
 from __future__ import annotations
 
-import json
-import sys
-from pathlib import Path
-
 from bench import fixtures, report, timing
-from bench.signatures import FILES, _top_functions, tree_files
+from bench.signatures import CORE, FILES, cli_argv, measure, profile_rows, stats_rows, tree_files
 from bench.signatures import WERF_YAML as STAPEL_YAML
 from bench.timing import ROOT, Variant
 
@@ -63,15 +59,7 @@ def _files():
     yield from tree_files(FILES - 2)
 
 
-def _cli(repo: Path) -> list[str]:
-    return [sys.executable, "-m", "werfpull", "signatures", "--dir", str(repo), "--format",
-            "json"]
-
-
 def run(quick: bool) -> dict:
-    import cProfile
-
-    from werfpull.project import load_project
     from werfpull.signatures.dockercontext import DockerContexts
     from werfpull.signatures.gitfiles import GitState
 
@@ -82,37 +70,18 @@ def run(quick: bool) -> dict:
         entries = fixtures.git_repo_with_files(repo, _files(), {"werf.yaml": WERF_YAML},
                                                fixtures.git_env(tmp / "home"))
         timing.progress(f"{NAME}: {entries} files committed")
-        out = tmp / "signatures.json"
-        timing.run_cmd(_cli(repo), cwd=ROOT, env=env, stdout=out)
-        images = json.loads(out.read_text())["images"]
-        project = load_project(str(repo))
-        assert [i["final"] for i in images] == [s.final for s in project.signed]
-        state = GitState(str(repo), str(repo / "werf.yaml"))
-        inputs = DockerContexts(state, str(repo / "werf.yaml")).inputs(project.config.images[0])
-        kept = len(inputs.files)
-
         # The Stapel benchmark's project, timed in the same rounds: on a shared machine
         # the ratio of the two says more than either wall time.
         stapel = tmp / "stapel"
         fixtures.git_repo_with_files(stapel, tree_files(FILES), {"werf.yaml": STAPEL_YAML},
                                      fixtures.git_env(tmp / "home"))
-        root = str(repo)
-        variants = [
-            Variant("cli", lambda: timing.run_cmd(_cli(repo), cwd=ROOT, env=env)),
-            Variant("stapel cli", lambda: timing.run_cmd(_cli(stapel), cwd=ROOT, env=env)),
-            Variant("load_project", lambda: timing.time_call(lambda: load_project(root))),
-            Variant("startup", lambda: timing.run_cmd(
-                [sys.executable, "-m", "werfpull", "--version"], cwd=ROOT, env=env)),
-            Variant("git ls-tree", lambda: timing.run_cmd(
-                ["git", "ls-tree", "-r", "-z", "--full-tree", "HEAD"], cwd=repo)),
-        ]
-        stats = timing.interleave(variants, n_rounds, NAME)
-        profiler = cProfile.Profile()
-        profiler.enable()
-        load_project(root)
-        profiler.disable()
-        profile = _top_functions(profiler, 10)
-
+        measured = measure(repo, NAME, n_rounds, [Variant(
+            "stapel cli", lambda: timing.run_cmd(cli_argv(stapel), cwd=ROOT, env=env))], top=10)
+        state = GitState(str(repo), str(repo / "werf.yaml"))
+        inputs = DockerContexts(state, str(repo / "werf.yaml")).inputs(
+            measured.project.config.images[0])
+        kept = len(inputs.files)
+    stats, profile = measured.stats, measured.profile
     cli = stats["cli"]["median"]
     return {
         "files": entries, "kept": kept, "rounds": n_rounds, "stats": stats,
@@ -126,17 +95,11 @@ def run(quick: bool) -> dict:
 
 def markdown(result: dict) -> str:
     s = result["stats"]
-    rows = [[label, *report.stats_cells(s[key]), report.seconds(s[key]["cpu_median"])]
-            for key, label in (
-                ("cli", "`python3 -m werfpull signatures --dir REPO --format json > /dev/null`"),
-                ("stapel cli", "the same for the Stapel benchmark's project (signatures-50k)"),
-                ("load_project", "`load_project(REPO)` in-process"),
-                ("startup", "`python3 -m werfpull --version` (start-up floor)"),
-                ("git ls-tree", "`git ls-tree -r -z --full-tree HEAD` alone"))]
+    rows = stats_rows(s, [CORE[0], ("stapel cli", "the same for the Stapel benchmark's "
+                                    "project (signatures-50k)"), *CORE[1:]])
     cli = s["cli"]["median"]
     verdict = "met" if result["met"] else "MISSED"
-    prof = [[f"`{r['function']}`", r["calls"], f"{r['tottime'] * 1000:.0f} ms",
-             f"{r['cumtime'] * 1000:.0f} ms"] for r in result["profile"]]
+    prof = profile_rows(result["profile"])
     return (
         f"## {TITLE}\n\n"
         f"{report.provenance(result['meta'])}\n"

@@ -28,7 +28,9 @@ import time
 from pathlib import Path
 
 from tests.support.faultproxy import FaultProxy
+from tests.support.git import git_project
 from tests.support.registry import Registry
+from tests.support.runs import isolated_env, skopeo_children
 from tests.support.secure_registry import SecureRegistry
 from tests.support.stages import landed, publish_stages
 
@@ -44,17 +46,6 @@ def say(message: str) -> None:
     print(f"reliability: {message}", file=sys.stderr, flush=True)
 
 
-def env_for(tmp: Path, **extra) -> dict[str, str]:
-    """werfpull's environment with no credential source but `extra`."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("REGISTRY_AUTH_FILE", "DOCKER_CONFIG") and not k.startswith("XDG_")}
-    (tmp / "home").mkdir(parents=True, exist_ok=True)
-    (tmp / "run").mkdir(exist_ok=True)
-    env.update(HOME=str(tmp / "home"), XDG_RUNTIME_DIR=str(tmp / "run"),
-               PYTHONPATH=str(ROOT), **extra)
-    return env
-
-
 def werfpull(env: dict, *args) -> dict:
     started = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "werfpull", *map(str, args)], env=env,
@@ -67,29 +58,6 @@ def werfpull(env: dict, *args) -> dict:
         pass
     out["stderr_last"] = proc.stderr.strip().splitlines()[-1][:300] if proc.stderr else ""
     return out
-
-
-def git_project(path: Path, text: str) -> Path:
-    path.mkdir(parents=True)
-    (path / "werf.yaml").write_text(text)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(HOME=str(path.parent), GIT_CONFIG_NOSYSTEM="1")
-    for argv in (["init", "-q", "-b", "main"], ["add", "-A"],
-                 ["-c", "user.name=b", "-c", "user.email=b@invalid", "commit", "-q", "-m", "c"]):
-        subprocess.run(["git", *argv], cwd=path, env=env, check=True, capture_output=True)
-    return path
-
-
-def skopeo_children(mark: str) -> int:
-    count = 0
-    for entry in os.listdir("/proc"):
-        try:
-            argv = Path("/proc", entry, "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if os.path.basename(argv[0]) == b"skopeo" and any(mark.encode() in a for a in argv):
-            count += 1
-    return count
 
 
 # -- faults through the proxy --------------------------------------------------------------
@@ -107,7 +75,7 @@ class Faults:
         publish_stages(upstream, str(self.project), payload=PAYLOAD,
                        workdir=str(work / "publish"))
         self.repo = self.proxy.repo(upstream)
-        self.env = env_for(work)
+        self.env = isolated_env(work)
         self.n = 0
 
     def close(self) -> None:
@@ -178,7 +146,7 @@ class Faults:
         stdout, stderr = proc.communicate(timeout=300)
         out = {"exit": proc.returncode, "seconds": round(time.monotonic() - started, 2),
                "seconds_after_fault": round(time.monotonic() - at, 2),
-               "skopeo_left": skopeo_children(str(self.work / f"dest-{self.n}")),
+               "skopeo_left": len(skopeo_children(str(self.work / f"dest-{self.n}"))),
                "stderr_last": stderr.strip().splitlines()[-1][:300] if stderr else ""}
         try:
             out["retries"] = json.loads(stdout)["retries"]
@@ -227,7 +195,7 @@ def unreachable_case(work: Path) -> dict:
         port = s.getsockname()[1]
     project = git_project(work / "project", PROJECT)
     return {f"unreachable_retries_{r}": werfpull(
-        env_for(work), "pull", f"127.0.0.1:{port}/t/x", "--dir", project,
+        isolated_env(work), "pull", f"127.0.0.1:{port}/t/x", "--dir", project,
         "--insecure-registry", "--dest", f"oci:{work / 'd'}", "--retries", r) for r in (0, 3)}
 
 
@@ -247,7 +215,7 @@ def secure_cases(work: Path) -> dict:
             publish_stages(repo, str(project), workdir=str(work / "publish"))
         finally:
             del os.environ["REGISTRY_AUTH_FILE"]
-        env = env_for(work)
+        env = isolated_env(work)
         common = ["--dir", project]
         out = {}
 
@@ -273,7 +241,7 @@ def secure_cases(work: Path) -> dict:
         docker_home = work / "docker-home"
         reg.authfile(docker_home / "home" / ".docker" / "config.json")
         counted("docker_config_pull", "pull", repo, *common, "--dest", f"oci:{work / 'h'}",
-                "--format", "json", env=env_for(docker_home))
+                "--format", "json", env=isolated_env(docker_home))
         # How skopeo 1.9 looks credentials up, beyond the three documented sources.
         for name, config, flags in (
                 ("docker_config_username_password_fields_only",
@@ -289,11 +257,11 @@ def secure_cases(work: Path) -> dict:
             (work / "other.json").write_text(json.dumps({"auths": {"other.invalid": {
                 "auth": "eDp5"}}}))
             counted(name, "plan", repo, *common, "--dest", f"oci:{work / 'o'}", *flags,
-                    env=env_for(home))
+                    env=isolated_env(home))
         docker_dir = work / "docker-config-dir"
         reg.authfile(docker_dir / "config.json")
         counted("DOCKER_CONFIG_dir", "plan", repo, *common, "--dest", f"oci:{work / 'o'}",
-                env=env_for(work / "dc-home", DOCKER_CONFIG=str(docker_dir)))
+                env=isolated_env(work / "dc-home", DOCKER_CONFIG=str(docker_dir)))
         broken = work / "broken.json"
         broken.write_text('{"auths": {')
         counted("unreadable_authfile", "plan", repo, *common, "--dest", f"oci:{work / 'o'}",
@@ -321,7 +289,7 @@ def concurrent_cases(work: Path) -> dict:
         project = git_project(work / "project", text)
         repo = reg.repo("t/concurrent")
         publish_stages(repo, str(project), payload=PAYLOAD, workdir=str(work / "publish"))
-        env = env_for(work)
+        env = isolated_env(work)
         out = {}
         for kind, dest in (("oci", f"oci:{work / 'layout'}"),
                            ("containers_storage",
@@ -392,7 +360,7 @@ def huge_case(work: Path, images: int = 5000) -> dict:
             f"---\nimage: img{i}\nfrom: alpine:3.18\nshell:\n  install: make {i}\n"
             for i in range(images))
         project = git_project(work / "project", text)
-        env = env_for(work)
+        env = isolated_env(work)
         return {"images": images,
                 "signatures": werfpull(env, "signatures", "--dir", project, "--format", "json"),
                 "plan": werfpull(env, "plan", reg.repo("t/huge"), "--dir", project,

@@ -4,7 +4,8 @@ The headline is the wall time of `python3 -m werfpull signatures --dir REPO --fo
 json > /dev/null` as a subprocess, interpreter start included (target: under 1.5 s,
 median of single runs). Measured alongside, in the same rounds: the in-process
 `load_project()` call, the interpreter-plus-CLI start-up floor, and `git ls-tree`
-alone; then the in-process phases and a cProfile of one call.
+alone; then the in-process phases and a cProfile of one call. `measure` and the table
+helpers are shared with the Dockerfile image's benchmark (dockerfile_signatures.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import json
 import pstats
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench import fixtures, report, timing
@@ -117,18 +120,73 @@ def tree_files(count: int):
         yield name, f"/* {name} */\nint v{i} = {i};\n".encode()
 
 
-def _cli(repo: Path) -> list[str]:
+# The variants every signatures benchmark times, with their rows' labels.
+CORE = (("cli", "`python3 -m werfpull signatures --dir REPO --format json > /dev/null`"),
+        ("load_project", "`load_project(REPO)` in-process"),
+        ("startup", "`python3 -m werfpull --version` (start-up floor)"),
+        ("git ls-tree", "`git ls-tree -r -z --full-tree HEAD` alone"))
+
+
+def cli_argv(repo: Path) -> list[str]:
     return [sys.executable, "-m", "werfpull", "signatures", "--dir", str(repo), "--format",
             "json"]
 
 
+@dataclass
+class Measured:
+    images: list[dict]  # the CLI's `signatures --format json` images
+    project: object  # load_project's Project, whose finals the CLI's matched
+    stats: dict  # timing.interleave's, by variant name
+    profile: list[dict]  # cProfile's top functions of one load_project call
+
+
+def measure(repo: Path, name: str, n_rounds: int, extra: Sequence[Variant] = (),
+            top: int = 12) -> Measured:
+    """Sign `repo` with the CLI once (its finals checked against `load_project`'s); time
+    the CORE variants and `extra` in `n_rounds` interleaved rounds; profile one
+    in-process `load_project` call."""
+    from werfpull.project import load_project
+
+    env = timing.werfpull_env()
+    out = repo.parent / "signatures.json"
+    timing.run_cmd(cli_argv(repo), cwd=ROOT, env=env, stdout=out)
+    images = json.loads(out.read_text())["images"]
+    root = str(repo)
+    project = load_project(root)
+    assert [i["final"] for i in images] == [s.final for s in project.signed]
+    variants = [
+        Variant("cli", lambda: timing.run_cmd(cli_argv(repo), cwd=ROOT, env=env)),
+        Variant("load_project", lambda: timing.time_call(lambda: load_project(root))),
+        Variant("startup", lambda: timing.run_cmd(
+            [sys.executable, "-m", "werfpull", "--version"], cwd=ROOT, env=env)),
+        Variant("git ls-tree", lambda: timing.run_cmd(
+            ["git", "ls-tree", "-r", "-z", "--full-tree", "HEAD"], cwd=repo)),
+        *extra,
+    ]
+    stats = timing.interleave(variants, n_rounds, name)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    load_project(root)
+    profiler.disable()
+    return Measured(images, project, stats, _top_functions(profiler, top))
+
+
+def stats_rows(stats: dict, labelled) -> list[list]:
+    """Table rows of the variants `labelled` ((key, label), ...): timings and CPU."""
+    return [[label, *report.stats_cells(stats[key]), report.seconds(stats[key]["cpu_median"])]
+            for key, label in labelled]
+
+
+def profile_rows(profile: list[dict]) -> list[list]:
+    return [[f"`{r['function']}`", r["calls"], f"{r['tottime'] * 1000:.0f} ms",
+             f"{r['cumtime'] * 1000:.0f} ms"] for r in profile]
+
+
 def run(quick: bool) -> dict:
     from werfpull.config.load import load_config
-    from werfpull.project import load_project
-    from werfpull.signatures import gitfiles
+    from werfpull.tools import git
 
     n_rounds = timing.rounds(quick)
-    env = timing.werfpull_env()
     with fixtures.tempdir("signatures") as tmp:
         repo = tmp / "repo"
         t0 = time.perf_counter()
@@ -136,37 +194,17 @@ def run(quick: bool) -> dict:
                                                fixtures.git_env(tmp / "home"))
         made = time.perf_counter() - t0
         timing.progress(f"{NAME}: {entries} files committed with git fast-import in {made:.1f} s")
-        listed = gitfiles.list_tree(str(repo), "HEAD")
+        listed = git.list_tree(str(repo), "HEAD")
         assert len(listed) == entries, (len(listed), entries)
         directories = len({e.path.rpartition("/")[0] for e in listed})
 
-        out = tmp / "signatures.json"
-        timing.run_cmd(_cli(repo), cwd=ROOT, env=env, stdout=out)
-        doc = json.loads(out.read_text())
-        images = doc["images"]
-        expected = load_project(str(repo))
-        assert [i["final"] for i in images] == [s.final for s in expected.signed]
-
-        root, head = str(repo), gitfiles.head_commit(str(repo))
-        variants = [
-            Variant("cli", lambda: timing.run_cmd(_cli(repo), cwd=ROOT, env=env)),
-            Variant("load_project", lambda: timing.time_call(lambda: load_project(root))),
-            Variant("startup", lambda: timing.run_cmd(
-                [sys.executable, "-m", "werfpull", "--version"], cwd=ROOT, env=env)),
-            Variant("git ls-tree", lambda: timing.run_cmd(
-                ["git", "ls-tree", "-r", "-z", "--full-tree", "HEAD"], cwd=repo)),
+        root, head = str(repo), git.head_commit(str(repo))
+        measured = measure(repo, NAME, n_rounds, [
             Variant("load_config", lambda: timing.time_call(lambda: load_config(root))),
             Variant("list_tree", lambda: timing.time_call(
-                lambda: gitfiles.list_tree(root, head))),
-        ]
-        stats = timing.interleave(variants, n_rounds, NAME)
-
-        profiler = cProfile.Profile()
-        profiler.enable()
-        load_project(root)
-        profiler.disable()
-        profile = _top_functions(profiler, 12)
-
+                lambda: git.list_tree(root, head))),
+        ])
+    images, stats, profile = measured.images, measured.stats, measured.profile
     cli = stats["cli"]["median"]
     return {
         "files": entries,
@@ -212,22 +250,13 @@ def _where(file: str, line: int, func: str) -> str:
 
 def markdown(result: dict) -> str:
     s = result["stats"]
-    rows = [
-        ["`python3 -m werfpull signatures --dir REPO --format json > /dev/null`",
-         *report.stats_cells(s["cli"]), report.seconds(s["cli"]["cpu_median"])],
-        ["`load_project(REPO)` in-process", *report.stats_cells(s["load_project"]),
-         report.seconds(s["load_project"]["cpu_median"])],
-        ["`python3 -m werfpull --version` (start-up floor)", *report.stats_cells(s["startup"]),
-         report.seconds(s["startup"]["cpu_median"])],
-        ["`git ls-tree -r -z --full-tree HEAD` alone", *report.stats_cells(s["git ls-tree"]),
-         report.seconds(s["git ls-tree"]["cpu_median"])],
-    ]
+    rows = stats_rows(s, CORE)
     total = s["load_project"]["median"]
     config, tree = s["load_config"]["median"], s["list_tree"]["median"]
     phases = [
         ["`load_config` (read and validate werf.yaml)", report.seconds(config),
          f"{config / total:.0%}"],
-        ["`gitfiles.list_tree` (`git ls-tree`, parse, sort)", report.seconds(tree),
+        ["`tools.git.list_tree` (`git ls-tree`, parse, sort)", report.seconds(tree),
          f"{tree / total:.0%}"],
         ["the rest: mapping file sets, glob matching, checksums, hashing",
          report.seconds(total - config - tree), f"{(total - config - tree) / total:.0%}"],
@@ -237,8 +266,7 @@ def markdown(result: dict) -> str:
     verdict = "met" if result["met"] else "MISSED"
     images = ", ".join(f"{i['name']} ({i['kind']}, {i['stages']} stages)"
                        for i in result["images"])
-    prof = [[f"`{r['function']}`", r["calls"], f"{r['tottime'] * 1000:.0f} ms",
-             f"{r['cumtime'] * 1000:.0f} ms"] for r in result["profile"]]
+    prof = profile_rows(result["profile"])
     return (
         f"## {TITLE}\n\n"
         f"{report.provenance(result['meta'])}\n"

@@ -72,40 +72,30 @@ def _calls(argv: list[str], env: dict) -> dict:
 
 
 def run(quick: bool) -> dict:
+    from tests.support.runs import auth_file
+    from tests.support.secure_registry import serving
     from tests.support.stages import publish_stages
     from tests.support.token_registry import TokenRegistry
 
     n_rounds = timing.rounds(quick, full=5, fast=2)
-    with fixtures.tempdir("token-auth") as tmp:
-        registry = TokenRegistry(tmp / "registry", USERS)
-        registry.start()
-        registry.trust()
-        saved = os.environ.get("REGISTRY_AUTH_FILE")
-        try:
-            os.environ["REGISTRY_AUTH_FILE"] = str(
-                registry.authfile_for(tmp / "admin.json", "bench-admin"))
+    with (fixtures.tempdir("token-auth") as tmp,
+          serving(TokenRegistry(tmp / "registry", USERS)) as registry):
+        with auth_file(registry.authfile_for(tmp / "admin.json", "bench-admin")):
             project = _project(tmp / "project")
             repo = registry.repo("bench/stages")
             publish_stages(repo, str(project), workdir=str(tmp / "publish"))
-            os.environ.pop("REGISTRY_AUTH_FILE")
-            reader = registry.authfile_for(tmp / "reader.json", "bench-reader")
-            envs = _envs(tmp, registry.host, "bench-reader", USERS["bench-reader"][0])
-            plan = [sys.executable, "-m", "werfpull", "plan", repo, "--dir", str(project),
-                    "--dest", f"oci:{tmp / 'dest'}", "--inventory", "probe", "--format",
-                    "json"]
-            argvs = {"http": [*plan, "--registry-authfile", str(reader)], "skopeo": plan}
-            counts = {name: _calls(argv, envs[name]) for name, argv in argvs.items()}
-            before = len(registry.tokens.requests())
-            stats = timing.interleave(
-                [Variant(name, lambda a=argv, e=envs[name]: timing.run_cmd(a, cwd=ROOT, env=e))
-                 for name, argv in argvs.items()], n_rounds, NAME)
-            tokens = len(registry.tokens.requests()) - before
-        finally:
-            if saved is None:
-                os.environ.pop("REGISTRY_AUTH_FILE", None)
-            else:
-                os.environ["REGISTRY_AUTH_FILE"] = saved
-            registry.close()
+        reader = registry.authfile_for(tmp / "reader.json", "bench-reader")
+        envs = _envs(tmp, registry.host, "bench-reader", USERS["bench-reader"][0])
+        plan = [sys.executable, "-m", "werfpull", "plan", repo, "--dir", str(project),
+                "--dest", f"oci:{tmp / 'dest'}", "--inventory", "probe", "--format",
+                "json"]
+        argvs = {"http": [*plan, "--registry-authfile", str(reader)], "skopeo": plan}
+        counts = {name: _calls(argv, envs[name]) for name, argv in argvs.items()}
+        before = len(registry.tokens.requests())
+        stats = timing.interleave(
+            [Variant(name, lambda a=argv, e=envs[name]: timing.run_cmd(a, cwd=ROOT, env=e))
+             for name, argv in argvs.items()], n_rounds, NAME)
+        tokens = len(registry.tokens.requests()) - before
     ratio = timing.ratio(stats, "http", "skopeo")
     cpu_ratio = stats["skopeo"]["cpu_median"] / stats["http"]["cpu_median"]
     headline = [

@@ -1,17 +1,34 @@
 """Shared pytest fixtures: one real registry per session, a fresh repository per test,
-one real docker daemon per session (emptied for each test that uses it), and
-throw-away git repositories isolated from the host's git configuration."""
+one real docker daemon per session (emptied for each test that uses it), throw-away
+git repositories isolated from the host's git configuration, a build host with the
+offline base image (`host`), a project with every stage in `repo` (`published`), a
+fault proxy in front of the registry with a two-image project pulled through it
+(`proxy`, `project`), and a TLS + htpasswd registry per module with that project's
+stages on it (`secure`, `secure_project`)."""
 
 from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterator
 
 import pytest
 
+from tests.support.builds import Host, base_host
 from tests.support.dockerd import Dockerd
-from tests.support.git import GitRepo, git_env
+from tests.support.faultproxy import FaultProxy
+from tests.support.git import GitRepo, new_repo
+from tests.support.pulls import PULL_PROJECT, ProxiedProject, Published, two_images
 from tests.support.registry import Registry
+from tests.support.secure_registry import (
+    PASSWORD,
+    USER,
+    SecureProject,
+    SecureRegistry,
+    publish_project,
+    serving,
+)
+from tests.support.stages import publish_stages
 
 _repo_counter = itertools.count(1)
 
@@ -72,11 +89,50 @@ def repo(registry, request) -> str:
 @pytest.fixture
 def git_repo(tmp_path) -> GitRepo:
     """An empty git repository on branch main with a local identity."""
-    path = tmp_path / "repo"
-    path.mkdir()
-    repo = GitRepo(path=path, env=git_env(tmp_path / "home"))
-    repo.git("init", "-q", "-b", "main")
-    repo.git("config", "user.name", "werfpull tests")
-    repo.git("config", "user.email", "tests@werfpull.invalid")
-    repo.git("config", "commit.gpgsign", "false")
-    return repo
+    return new_repo(tmp_path / "repo", tmp_path / "home")
+
+
+@pytest.fixture
+def host(tmp_path) -> Iterator[Host]:
+    """A build host with the offline base image (tests/support/builds.py)."""
+    with base_host(tmp_path / "host") as h:
+        yield h
+
+
+@pytest.fixture
+def published(git_repo, repo, tmp_path) -> Published:
+    """PULL_PROJECT committed in `git_repo`, every stage of it pushed to `repo`."""
+    git_repo.write("werf.yaml", PULL_PROJECT)
+    git_repo.commit()
+    digests = publish_stages(repo, str(git_repo.path), workdir=str(tmp_path / "publish"))
+    return Published(git_repo.path, repo, digests, tmp_path)
+
+
+@pytest.fixture
+def proxy(registry):
+    """A fault proxy in front of the session's registry, no fault armed."""
+    with FaultProxy.for_registry(registry, max_seconds=240) as px:
+        yield px
+
+
+@pytest.fixture
+def project(git_repo, repo, proxy, tmp_path) -> ProxiedProject:
+    """Two images committed in `git_repo`, pulled from `repo` through `proxy`."""
+    git_repo.write("werf.yaml", two_images("faults"))
+    git_repo.commit()
+    return ProxiedProject(git_repo, repo, proxy, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def secure(tmp_path_factory):
+    """A TLS + htpasswd registry whose CA skopeo trusts (until the module ends)."""
+    with serving(SecureRegistry(tmp_path_factory.mktemp("secure-registry"), USER,
+                                PASSWORD)) as reg:
+        yield reg
+
+
+@pytest.fixture(scope="module")
+def secure_project(secure, tmp_path_factory) -> SecureProject:
+    """Two images, their stages published to `secure` with the account's credentials."""
+    tmp = tmp_path_factory.mktemp("secure-project")
+    return publish_project(secure, tmp, secure.authfile(tmp / "publish-auth.json"))

@@ -10,32 +10,31 @@ stays well under a minute or two.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
-import os
-import shutil
 import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from tests.support.git import GitRepo, git_env
+from tests.support.builds import (
+    BASE,
+    BUILDAH,
+    Host,
+    actions,
+    base_host,
+    committed,
+    final_name,
+    sha256_digest,
+    signatures,
+    werfpull,
+)
+from tests.support.git import GitRepo
 
-ROOT = Path(__file__).resolve().parents[2]
-MAKE_BASE = ROOT / "scripts" / "make-base-image"
-BASE = "localhost/werfpull-demo/busybox:1"
 APP_UID = APP_GID = 1000  # "app" in the base image's /etc/passwd and /etc/group
 
-pytestmark = [
-    pytest.mark.buildah,
-    pytest.mark.skipif(shutil.which("buildah") is None, reason="needs buildah"),
-    pytest.mark.skipif(not os.path.exists("/bin/busybox"), reason="needs busybox-static"),
-]
+pytestmark = BUILDAH
 
 GIT = """\
 git:
@@ -124,107 +123,6 @@ BACKEND_REBUILT = ["beforeSetup", "setup", "importsAfterSetup", "gitLatestPatch"
                    "dockerInstructions"]
 
 
-# -- helpers ---------------------------------------------------------------------------------
-
-
-def werfpull(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    env.pop("REGISTRY_AUTH_FILE", None)
-    proc = subprocess.run([sys.executable, "-m", "werfpull", *args], env=env, text=True,
-                          capture_output=True, timeout=600)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"werfpull {' '.join(args)} exited with {proc.returncode}:\n"
-                             f"{proc.stderr[-3000:]}")
-    return proc
-
-
-def sha256_digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-@dataclass
-class Host:
-    """A build host: its own containers-storage root, with the offline base image."""
-
-    base: Path
-
-    @property
-    def store(self) -> str:
-        return f"containers-storage:[vfs@{self.base}/root+{self.base}/run]"
-
-    @property
-    def flags(self) -> list[str]:
-        return ["--storage-driver", "vfs", "--root", f"{self.base}/root",
-                "--runroot", f"{self.base}/run"]
-
-    def setup(self) -> Host:
-        subprocess.run([str(MAKE_BASE), self.store], check=True, capture_output=True)
-        return self
-
-    def buildah(self, *args: str) -> str:
-        return subprocess.run(["buildah", *self.flags, *args], check=True, text=True,
-                              capture_output=True).stdout
-
-    def build(self, project: Path, repo: str, *extra: str) -> dict:
-        report = self.base / "report.json"
-        werfpull("build", "--dir", str(project), "--storage", self.store, "--repo", repo,
-                 "--report", str(report), *extra)
-        return json.loads(report.read_text())
-
-    def names(self) -> set[str]:
-        images = json.loads(self.buildah("images", "--json") or "[]") or []
-        return {n for image in images for n in image.get("names") or []}
-
-    def digest(self, name: str) -> str:
-        raw = subprocess.run(["skopeo", "inspect", "--raw", f"{self.store}{name}"],
-                             check=True, capture_output=True).stdout
-        return sha256_digest(raw)
-
-    def inspect(self, name: str) -> dict:
-        return json.loads(self.buildah("inspect", "--type=image", name))["OCIv1"]["config"]
-
-    @contextlib.contextmanager
-    def mounted(self, name: str) -> Iterator[Path]:
-        ctr = self.buildah("from", "--quiet", "--pull=never", name).strip()
-        try:
-            yield Path(self.buildah("mount", ctr).strip())
-        finally:
-            self.buildah("rm", ctr)
-
-    def remove(self) -> None:
-        shutil.rmtree(self.base, ignore_errors=True)
-
-
-def make_repo(path: Path, home: Path) -> GitRepo:
-    path.mkdir(parents=True)
-    repo = GitRepo(path=path, env=git_env(home))
-    repo.git("init", "-q", "-b", "main")
-    repo.git("config", "user.name", "werfpull tests")
-    repo.git("config", "user.email", "tests@werfpull.invalid")
-    repo.git("config", "commit.gpgsign", "false")
-    return repo
-
-
-def actions(report: dict, action: str) -> dict[str, list[str]]:
-    """{image: [stage, ...]} of the report's stages with this action, in build order."""
-    out: dict[str, list[str]] = {}
-    for s in report["stages"]:
-        if s["action"] == action:
-            out.setdefault(s["image"], []).append(s["stage"])
-    return out
-
-
-def final_name(report: dict, image: str) -> str:
-    last = [s for s in report["stages"] if s["image"] == image][-1]
-    return f"{report['repo']}:image-stage-{last['signature']}"
-
-
-def signatures(project: Path) -> dict[str, dict[str, str]]:
-    """{image: {stage: signature}} as `werfpull signatures` computes them."""
-    out = json.loads(werfpull("signatures", "--dir", str(project), "--format", "json").stdout)
-    return {i["name"]: {s["name"]: s["signature"] for s in i["stages"]} for i in out["images"]}
-
-
 # -- the scenario, run once for the module ----------------------------------------------------
 
 
@@ -246,14 +144,9 @@ class Scenario:
 @pytest.fixture(scope="module")
 def scenario(registry, tmp_path_factory) -> Iterator[Scenario]:
     tmp = tmp_path_factory.mktemp("build")
-    project = make_repo(tmp / "project", tmp / "home")
-    project.write("werf.yaml", CONFIG)
-    for path, text in APP_FILES.items():
-        project.write(path, text)
-    project.commit("v1")
+    project = committed(tmp / "project", tmp / "home", {"werf.yaml": CONFIG, **APP_FILES}, "v1")
     repo = registry.repo("t/build-scenario")
-    host_a, host_b = Host(tmp / "host-a").setup(), Host(tmp / "host-b").setup()
-    try:
+    with base_host(tmp / "host-a") as host_a, base_host(tmp / "host-b") as host_b:
         sigs_v1 = signatures(project.path)
         report_a = host_a.build(project.path, repo)
         werfpull("push", repo, "--dir", str(project.path), "--storage", host_a.store,
@@ -280,9 +173,6 @@ def scenario(registry, tmp_path_factory) -> Iterator[Scenario]:
         report_deleted = host_b.build(project.path, repo)
         yield Scenario(project, repo, host_a, host_b, report_a, pulled, report_b,
                        report_b_again, report_deleted, sigs_v1, sigs_v2)
-    finally:
-        host_a.remove()
-        host_b.remove()
 
 
 # -- host A and the push ------------------------------------------------------------------------
@@ -388,15 +278,6 @@ def test_deleted_file_is_gone_after_git_latest_patch(scenario):
 
 
 # -- failures --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def host(tmp_path) -> Iterator[Host]:
-    h = Host(tmp_path / "host").setup()
-    try:
-        yield h
-    finally:
-        h.remove()
 
 
 def test_ansible_is_a_clear_config_error(git_repo, host):

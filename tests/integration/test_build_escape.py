@@ -11,28 +11,12 @@ host directories the attack aimed at, and the image itself.
 from __future__ import annotations
 
 import os
-import shutil
 import textwrap
 from pathlib import Path
 
-import pytest
+from tests.support.builds import BASE, BUILDAH, final_name, werfpull
 
-from tests.integration.test_build import BASE, Host, werfpull
-
-pytestmark = [
-    pytest.mark.buildah,
-    pytest.mark.skipif(shutil.which("buildah") is None, reason="needs buildah"),
-    pytest.mark.skipif(not os.path.exists("/bin/busybox"), reason="needs busybox-static"),
-]
-
-
-@pytest.fixture
-def host(tmp_path):
-    h = Host(tmp_path / "host").setup()
-    try:
-        yield h
-    finally:
-        h.remove()
+pytestmark = BUILDAH
 
 
 def victim(tmp_path: Path, name: str) -> Path:
@@ -41,11 +25,6 @@ def victim(tmp_path: Path, name: str) -> Path:
     d.mkdir()
     (d / "victim.txt").write_text("host file\n")
     return d
-
-
-def final(report: dict, image: str) -> str:
-    last = [s for s in report["stages"] if s["image"] == image][-1]
-    return f"{report['repo']}:image-stage-{last['signature']}"
 
 
 def test_symlinks_a_stage_leaves_never_lead_writes_out(git_repo, host, tmp_path):
@@ -96,12 +75,12 @@ def test_symlinks_a_stage_leaves_never_lead_writes_out(git_repo, host, tmp_path)
     report = host.build(git_repo.path, "127.0.0.1:1/escape/stages")
     for d in (app, opt, state, deleted):  # nothing written, nothing deleted on the host
         assert sorted(p.name for p in d.iterdir()) == ["victim.txt"], d
-    with host.mounted(final(report, "links")) as root:
+    with host.mounted(final_name(report, "links")) as root:
         # Resolved the way the container sees it: the symlinks lead into its own root.
         assert (root / str(app).lstrip("/") / "x/app.txt").read_text() == "committed\n"
         assert (root / str(opt).lstrip("/") / "tools/tool.txt").read_text() == "tool\n"
         assert os.readlink(root / "app") == str(app)
-    with host.mounted(final(report, "statedir")) as root:
+    with host.mounted(final_name(report, "statedir")) as root:
         assert (root / str(state).lstrip("/") / "git/0").read_text() == "/srv/app.txt\n"
 
 

@@ -7,21 +7,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
+import os
 import subprocess
 import textwrap
-from pathlib import Path
 
 import pytest
 
-from tests.integration.test_build import BASE, Host, werfpull
+from tests.support.builds import BASE, BUILDAH, Host, base_host, committed, werfpull
 from werfpull.builder.werf2 import host_platform
 
-pytestmark = [
-    pytest.mark.buildah,
-    pytest.mark.skipif(shutil.which("buildah") is None, reason="needs buildah"),
-    pytest.mark.skipif(not Path("/bin/busybox").exists(), reason="needs busybox-static"),
-]
+pytestmark = BUILDAH
 
 SECRET_VALUE = "s3cr3t-value-8f2a"
 ENV_SECRET = "env-secret-41c7"
@@ -104,26 +99,20 @@ def inspect_full(host: Host, name: str) -> dict:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    from tests.integration.test_build import make_repo
-
     tmp = tmp_path_factory.mktemp("keys")
-    project = make_repo(tmp / "project", tmp / "home")
-    project.write("werf.yaml", CONFIG)
-    project.write("secret.txt", FILE_SECRET)
-    project.commit("v1")
-    host = Host(tmp / "host").setup()
-    try:
-        import os
+    project = committed(tmp / "project", tmp / "home",
+                        {"werf.yaml": CONFIG, "secret.txt": FILE_SECRET}, "v1")
+    with base_host(tmp / "host") as host:
         os.environ["KEYSTEST_SECRET"] = ENV_SECRET
-        proc = werfpull("-vv", "build", "--dir", str(project.path), "--storage", host.store,
-                        "--repo", REPO, "--report", str(tmp / "report.json"))
-        report = json.loads((tmp / "report.json").read_text())
-        sigs = json.loads(werfpull("signatures", "--dir", str(project.path),
-                                   "--format", "json").stdout)
-        yield project, host, report, sigs, proc
-    finally:
-        os.environ.pop("KEYSTEST_SECRET", None)
-        host.remove()
+        try:
+            proc = werfpull("-vv", "build", "--dir", str(project.path), "--storage",
+                            host.store, "--repo", REPO, "--report", str(tmp / "report.json"))
+            report = json.loads((tmp / "report.json").read_text())
+            sigs = json.loads(werfpull("signatures", "--dir", str(project.path),
+                                       "--format", "json").stdout)
+            yield project, host, report, sigs, proc
+        finally:
+            os.environ.pop("KEYSTEST_SECRET", None)
 
 
 def final_of(sigs: dict, name: str) -> str:
@@ -203,11 +192,8 @@ def test_imports_from_an_external_image_and_from_a_stage(built):
     assert ("tool", "setup") not in built_stages  # nobody needs the whole tool
 
 
-def test_a_missing_secret_source_is_a_config_error_naming_it(tmp_path):
-    from tests.integration.test_build import make_repo
-
-    project = make_repo(tmp_path / "p", tmp_path / "home")
-    project.write("werf.yaml", textwrap.dedent(f"""\
+def test_a_missing_secret_source_is_a_config_error_naming_it(tmp_path, host):
+    project = committed(tmp_path / "p", tmp_path / "home", {"werf.yaml": textwrap.dedent(f"""\
         project: keysmissing
         configVersion: 1
         ---
@@ -217,14 +203,8 @@ def test_a_missing_secret_source_is_a_config_error_naming_it(tmp_path):
         - {{id: npmrc, src: no/such/file}}
         shell:
           install: [cat /run/secrets/npmrc]
-        """))
-    project.commit("v1")
-    host = Host(tmp_path / "host").setup()
-    try:
-        proc = werfpull("build", "--dir", str(project.path), "--storage", host.store,
-                        check=False)
-    finally:
-        host.remove()
+        """)}, "v1")
+    proc = werfpull("build", "--dir", str(project.path), "--storage", host.store, check=False)
     assert proc.returncode == 3, proc.stderr
     [line] = [ln for ln in proc.stderr.splitlines() if "error:" in ln]
     assert "secret 'npmrc'" in line and "no/such/file" in line and "werf.yaml:7" in line

@@ -12,31 +12,19 @@ import json
 
 import pytest
 
-from tests.integration.test_faults import PROJECT as FAULT_PROJECT
-from tests.integration.test_faults import Project as FaultProject
-from tests.integration.test_faults import start_copying
-from tests.integration.test_pull import PROJECT, Published, report
 from tests.integration.test_script import make_minimal_path, run_script
-from tests.support.faultproxy import FaultProxy
-from tests.support.stages import publish_stages, werfpull
+from tests.support.pulls import Published, report, start_copying
+from tests.support.stages import werfpull
 from werfpull.destinations import DockerDaemon
 from werfpull.refs import Repo
 from werfpull.tools.skopeo import RegistryOptions
 
 
 @pytest.fixture
-def published(git_repo, repo, tmp_path, daemon, monkeypatch) -> Published:
+def published(published, daemon, monkeypatch) -> Published:
+    """conftest.py's project, its werfpull runs pointed at the session's dockerd."""
     monkeypatch.setenv("DOCKER_HOST", daemon.host)
-    git_repo.write("werf.yaml", PROJECT)
-    git_repo.commit()
-    digests = publish_stages(repo, str(git_repo.path), workdir=str(tmp_path / "publish"))
-    return Published(git_repo.path, repo, digests, tmp_path)
-
-
-@pytest.fixture
-def proxy(registry):
-    with FaultProxy.for_registry(registry, max_seconds=240) as px:
-        yield px
+    return published
 
 
 def image_ids(plan: dict) -> dict[str, str]:
@@ -236,11 +224,8 @@ def test_script_names_a_stopped_daemon(published, daemon, script):
 
 
 def test_daemon_killed_mid_pull_leaves_nothing_wrongly_tagged_and_a_rerun_completes(
-        git_repo, repo, proxy, daemon, tmp_path, monkeypatch):
+        project, proxy, daemon, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", daemon.host)
-    git_repo.write("werf.yaml", FAULT_PROJECT)
-    git_repo.commit()
-    project = FaultProject(git_repo, repo, proxy, tmp_path)
     project.publish(payload=2_000_000)
     plan = json.loads(werfpull("plan", *project.args("--dest", "docker-daemon", "--format",
                                                        "json")).stdout)

@@ -17,15 +17,18 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.integration.test_build import (
+from tests.support.builds import (
     BASE,
+    BUILDAH,
     Host,
     actions,
-    make_repo,
-    pytestmark,  # noqa: F401  (buildah and busybox-static are needed here too)
+    base_host,
+    committed,
     signatures,
     werfpull,
 )
+
+pytestmark = BUILDAH
 
 CONFIG = f"""\
 project: dockerfiletest
@@ -101,16 +104,11 @@ class Scenario:
 @pytest.fixture(scope="module")
 def scenario(registry, tmp_path_factory) -> Iterator[Scenario]:
     tmp = tmp_path_factory.mktemp("dockerfile")
-    project = make_repo(tmp / "project", tmp / "home")
-    project.write("werf.yaml", CONFIG)
-    for path, text in FILES.items():
-        project.write(path, text)
-    project.commit("v1")
+    project = committed(tmp / "project", tmp / "home", {"werf.yaml": CONFIG, **FILES}, "v1")
     project.write("web/generated.txt", "from the working tree\n")  # never committed
     repo = registry.repo("t/dockerfile")
-    host_a, host_b = Host(tmp / "host-a").setup(), Host(tmp / "host-b").setup()
     where = ["--dir", str(project.path)]
-    try:
+    with base_host(tmp / "host-a") as host_a, base_host(tmp / "host-b") as host_b:
         sigs_v1 = signatures(project.path)
         report_a = host_a.build(project.path, repo)
         werfpull("push", repo, *where, "--storage", host_a.store, "--insecure-registry")
@@ -133,9 +131,6 @@ def scenario(registry, tmp_path_factory) -> Iterator[Scenario]:
         report_b2 = host_b.build(project.path, repo)
         yield Scenario(repo, host_a, host_b, report_a, sigs_v1, sigs_ignored, plan_b,
                        report_b, sigs_v2, pulled_b2["pulled"], report_b2)
-    finally:
-        host_a.remove()
-        host_b.remove()
 
 
 def test_host_a_builds_the_dockerfile_image_once_as_one_stage(scenario):
@@ -191,31 +186,24 @@ def test_a_copied_file_rebuilds_the_dockerfile_image_and_its_users(scenario):
         assert (root / "opt/site/index.html").read_text() == "<h1>v2</h1>\n"
 
 
-def test_a_heredoc_is_refused_by_name_while_signatures_still_work(tmp_path):
-    project = make_repo(tmp_path / "project", tmp_path / "home")
-    project.write("werf.yaml", "project: heredoc\nconfigVersion: 1\n---\nimage: h\n"
-                  "dockerfile: Dockerfile\n")
-    project.write("Dockerfile", f"FROM {BASE}\nRUN <<EOF\necho hi\nEOF\n")
-    project.commit()
+def test_a_heredoc_is_refused_by_name_while_signatures_still_work(tmp_path, host):
+    project = committed(tmp_path / "project", tmp_path / "home", {
+        "werf.yaml": "project: heredoc\nconfigVersion: 1\n---\nimage: h\n"
+                     "dockerfile: Dockerfile\n",
+        "Dockerfile": f"FROM {BASE}\nRUN <<EOF\necho hi\nEOF\n"})
     assert list(signatures(project.path)["h"]) == ["dockerfile"]
-    host = Host(tmp_path / "host").setup()
-    try:
-        proc = werfpull("build", "--dir", str(project.path), "--storage", host.store,
-                        check=False)
-    finally:
-        host.remove()
+    proc = werfpull("build", "--dir", str(project.path), "--storage", host.store, check=False)
     assert proc.returncode == 3
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "heredocs (RUN <<EOF)" in lines[0] and "line 2" in lines[0]
 
 
-def test_secrets_hosts_and_a_base_image_from_the_registry(registry, tmp_path):
-    host = Host(tmp_path / "host").setup()
+def test_secrets_hosts_and_a_base_image_from_the_registry(registry, tmp_path, host):
     base = f"{registry.repo('t/dockerfile-base')}:1"
     subprocess.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false",
                     f"{host.store}{BASE}", f"docker://{base}"], check=True)
-    project = make_repo(tmp_path / "project", tmp_path / "home")
-    project.write("werf.yaml", """project: secrets
+    project = committed(tmp_path / "project", tmp_path / "home", {
+        "werf.yaml": """project: secrets
 configVersion: 1
 ---
 image: s
@@ -224,15 +212,14 @@ addHost: ["db.internal:10.1.2.3"]
 secrets:
 - {id: token, value: s3cret-value}
 - {id: fromenv, env: WERFPULL_TEST_SECRET}
-""")
-    project.write(".dockerignore", "werf.yaml\n")  # the context is the project itself
-    project.write("Dockerfile", f"""FROM {base}
+""",
+        ".dockerignore": "werf.yaml\n",  # the context is the project itself
+        "Dockerfile": f"""FROM {base}
 RUN --mount=type=secret,id=token --mount=type=secret,id=fromenv \\
     cat /run/secrets/token /run/secrets/fromenv > /secrets && grep db.internal /etc/hosts > /hosts
-""")
-    project.commit()
+"""})
+    fresh = Host(tmp_path / "fresh")  # no base image: buildah pulls it, plain HTTP
     try:
-        fresh = Host(tmp_path / "fresh")  # no base image: buildah pulls it, plain HTTP
         os.environ["WERFPULL_TEST_SECRET"] = "from-the-env"
         try:
             report = fresh.build(project.path, "localhost/secrets/stages", "--insecure-registry")
@@ -250,5 +237,4 @@ RUN --mount=type=secret,id=token --mount=type=secret,id=fromenv \\
         project.commit()
         assert signatures(project.path) == before
     finally:
-        host.remove()
         fresh.remove()

@@ -13,105 +13,26 @@ import http.client
 import json
 import os
 import signal
-import subprocess
-import sys
-import threading
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from tests.support.faultproxy import FaultProxy
+from tests.support.pulls import (
+    assert_complete,
+    assert_nothing_half_tagged,
+    oci,
+    report,
+    start_copying,
+    store,
+)
 from tests.support.registry import publish_image
-from tests.support.stages import ROOT, dest_ref, landed, publish_stages, raw_digest, werfpull
+from tests.support.runs import skopeo_children, wait_until
+from tests.support.stages import landed, werfpull
 
-PROJECT = """\
-project: faults
-configVersion: 1
----
-image: x
-from: alpine:3.18
-shell:
-  install: make x
----
-image: y
-from: debian:12
-shell:
-  install: make y
-"""
-
-
-@pytest.fixture
-def proxy(registry):
-    with FaultProxy.for_registry(registry, max_seconds=240) as px:
-        yield px
-
-
-class Project:
-    def __init__(self, git_repo, repo: str, proxy: FaultProxy, tmp: Path):
-        self.dir, self.tmp = git_repo.path, tmp
-        self.repo = proxy.repo(repo)  # everything werfpull does goes through the proxy
-        self.proxy = proxy
-
-    def publish(self, payload: int = 0) -> None:
-        upstream = f"{self.proxy.upstream[0]}:{self.proxy.upstream[1]}/{self.repo.split('/', 1)[1]}"
-        publish_stages(upstream, str(self.dir), payload=payload,
-                       workdir=str(self.tmp / "publish"))
-
-    def args(self, *args) -> list:
-        return [self.repo, *args, "--dir", self.dir, "--insecure-registry"]
-
-    def save_plan(self, dest: str, *args) -> tuple[Path, dict]:
-        path = self.tmp / "plan.json"
-        proc = werfpull("plan", *self.args("--dest", dest, "--out", path, *args))
-        assert proc.returncode == 0, proc.stderr
-        return path, json.loads(path.read_text())
-
-    def apply(self, path: Path, *args):
-        return werfpull("apply", path, "--dir", self.dir, "--insecure-registry",
-                        "--format", "json", *args)
-
-
-@pytest.fixture
-def project(git_repo, repo, proxy, tmp_path) -> Project:
-    git_repo.write("werf.yaml", PROJECT)
-    git_repo.commit()
-    return Project(git_repo, repo, proxy, tmp_path)
-
-
-def oci(tmp_path: Path) -> str:
-    return f"oci:{tmp_path / 'layout'}"
-
-
-def store(tmp_path: Path) -> str:
-    return f"containers-storage:[vfs@{tmp_path / 'root'}+{tmp_path / 'runroot'}]"
-
-
-def expected(plan: dict) -> dict[str, str]:
-    return {f"{plan['repo']}:{p['tag']}": p["digest"] for p in plan["pulls"]}
-
-
-def assert_complete(dest: str, plan: dict) -> None:
-    """Every planned stage is there with its planned digest, and nothing else."""
-    want = expected(plan)
-    assert landed(dest) == want
-    for name, digest in want.items():
-        assert raw_digest(dest_ref(dest, name)) == digest
-
-
-def assert_nothing_half_tagged(dest: str, plan: dict) -> None:
-    """Whatever landed is a planned stage with its planned digest, and readable."""
-    want = expected(plan)
-    for name, digest in landed(dest).items():
-        assert want.get(name) == digest, name
-        assert raw_digest(dest_ref(dest, name)) == digest
-
-
-def report(proc) -> dict:
-    assert proc.stdout, proc.stderr
-    return json.loads(proc.stdout)
+# The `proxy` and `project` fixtures are conftest.py's; the checks are tests/support/pulls.py's.
 
 
 # -- the proxy itself ----------------------------------------------------------------------
@@ -263,94 +184,6 @@ def test_permanent_503_while_planning_fails_naming_registry(project, proxy, tmp_
 
 
 # -- interruption and a registry restart --------------------------------------------------
-
-
-class Running:
-    """`werfpull ARGS` in the background, its stderr collected line by line."""
-
-    def __init__(self, *args):
-        # A fresh default SIGINT handler: a child started with SIGINT ignored (a CI job
-        # in the background) would otherwise keep ignoring it.
-        boot = ("import runpy, signal, sys; signal.signal(signal.SIGINT, "
-                "signal.default_int_handler); sys.argv[0] = 'werfpull'; "
-                "runpy.run_module('werfpull', run_name='__main__')")
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.proc = subprocess.Popen([sys.executable, "-c", boot, *map(str, args)], env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.lines: list[str] = []
-        self._out: list[str] = []
-        # One reader per pipe, each the pipe's only reader: nothing is lost or split.
-        self._readers = [threading.Thread(target=self._read, args=args, daemon=True)
-                         for args in ((self.proc.stderr, self.lines),
-                                      (self.proc.stdout, self._out))]
-        for reader in self._readers:
-            reader.start()
-
-    @staticmethod
-    def _read(pipe, into: list[str]) -> None:
-        for line in pipe:
-            into.append(line)
-
-    @property
-    def stderr(self) -> str:
-        return "".join(self.lines)
-
-    @property
-    def out(self) -> str:
-        return "".join(self._out)
-
-    def wait(self, timeout: float = 90) -> int:
-        self.proc.wait(timeout)
-        for reader in self._readers:
-            reader.join(10)
-        return self.proc.returncode
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def wait_until(condition, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-def skopeo_children(mark: str) -> list[int]:
-    """Live skopeo processes whose command line mentions `mark` (a scan of /proc)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            argv = Path("/proc", entry, "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if os.path.basename(argv[0]) == b"skopeo" and any(mark.encode() in a for a in argv):
-            pids.append(int(entry))
-    return pids
-
-
-def start_copying(project: Project, proxy: FaultProxy, dest: str, mark: str,
-                  *args) -> Running:
-    """Start a throttled pull and return once skopeo is moving blob bytes."""
-    proxy.throttle(200_000)
-    run = Running("pull", *project.args("--dest", dest, "--jobs", "2", "--format", "json",
-                                        *args))
-    try:
-        wait_until(lambda: "werfpull: pulling" in run.stderr or run.proc.poll() is not None,
-                   "the first 'pulling' line")
-        assert run.proc.poll() is None, run.stderr
-        base = proxy.stats()["bytes_down"]
-        wait_until(lambda: skopeo_children(mark), "a skopeo copy")
-        wait_until(lambda: proxy.stats()["bytes_down"] > base + 100_000, "blob bytes")
-    except BaseException:
-        run.kill()
-        raise
-    return run
 
 
 @pytest.mark.parametrize("sig, code, make_dest", [

@@ -101,3 +101,14 @@ def test_host_cleanup_removes_unused_stages_oldest_first(project, tmp_path, kind
     r = werfpull("host-cleanup", *flag, "--dir", directory)
     assert r.returncode == 0, r.stderr
     assert names["used0"] in landed(dest) and names["old10"] not in landed(dest)
+
+
+@pytest.mark.parametrize("dest", ["docker://127.0.0.1:1/mirror", "docker-daemon"])
+def test_host_cleanup_refuses_a_destination_it_cannot_list(project, dest):
+    directory, _ = project
+
+    r = werfpull("host-cleanup", "--dest", dest, "--dir", directory, "--dry-run")
+
+    assert r.returncode == 2, r.stderr
+    assert f"host-cleanup works on containers-storage and oci:DIR, not {dest}" in r.stderr
+    assert "Traceback" not in r.stderr

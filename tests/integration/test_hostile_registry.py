@@ -3,7 +3,7 @@
 docker-registry 2.8 stores some malformed manifests itself (`"layers": null`, a
 negative size): those are pushed to it raw. The ones it refuses to store (a size that
 is a string, a JSON list, a config that is a string) are served by the fault proxy in
-its place. The project and proxy are test_faults.py's.
+its place. The project and proxy are conftest.py's.
 """
 
 from __future__ import annotations
@@ -13,30 +13,30 @@ import urllib.request
 
 import pytest
 
-from tests.integration.test_faults import oci, project, proxy  # noqa: F401 (fixtures)
+from tests.support.pulls import oci
 from tests.support.stages import werfpull
 
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
-def upstream_url(project, tag: str) -> str:  # noqa: F811
+def upstream_url(project, tag: str) -> str:
     host = f"{project.proxy.upstream[0]}:{project.proxy.upstream[1]}"
     return f"http://{host}/v2/{project.repo.split('/', 1)[1]}/manifests/{tag}"
 
 
-def stage_tags(project) -> list[str]:  # noqa: F811
+def stage_tags(project) -> list[str]:
     out = json.loads(werfpull("signatures", "--dir", project.dir, "--format", "json").stdout)
     return [f"image-stage-{s['signature']}" for i in out["images"] for s in i["stages"]]
 
 
-def last_stage_tag(project) -> str:  # noqa: F811
+def last_stage_tag(project) -> str:
     """The first image's last stage: the one a plan reads first (from the end)."""
     out = json.loads(werfpull("signatures", "--dir", project.dir, "--format", "json").stdout)
     return f"image-stage-{out['images'][0]['stages'][-1]['signature']}"
 
 
-def store_raw(project, tag: str, manifest) -> None:  # noqa: F811
+def store_raw(project, tag: str, manifest) -> None:
     req = urllib.request.Request(upstream_url(project, tag), method="PUT",
                                  data=json.dumps(manifest).encode(),
                                  headers={"Content-Type": OCI_MANIFEST})
@@ -44,7 +44,7 @@ def store_raw(project, tag: str, manifest) -> None:  # noqa: F811
         assert resp.status == 201  # the registry keeps it
 
 
-def good_manifest(project, tag: str) -> dict:  # noqa: F811
+def good_manifest(project, tag: str) -> dict:
     req = urllib.request.Request(upstream_url(project, tag), headers={"Accept": OCI_MANIFEST})
     with _OPENER.open(req, timeout=10) as resp:
         return json.loads(resp.read())
@@ -58,7 +58,7 @@ def first_layer(size):
     (lambda m: m.update(layers=None), "'layers' is not a list"),
     (first_layer(-5), "'layers[0].size' is not a byte count: -5"),
 ], ids=["layers-null", "negative-size"])
-def test_malformed_manifest_stored_in_the_registry(project, tmp_path, damage, named):  # noqa: F811
+def test_malformed_manifest_stored_in_the_registry(project, tmp_path, damage, named):
     project.publish()
     tag = last_stage_tag(project)
     manifest = good_manifest(project, tag)
@@ -74,7 +74,7 @@ def test_malformed_manifest_stored_in_the_registry(project, tmp_path, damage, na
     assert not (tmp_path / "layout").exists()
 
 
-def test_a_malformed_manifest_below_the_chosen_stage_is_never_read(project,  # noqa: F811
+def test_a_malformed_manifest_below_the_chosen_stage_is_never_read(project,
                                                                     tmp_path):
     """Planning reads each image from its last stage backwards and stops at the first
     present one: a stage below it is neither read nor pulled, whatever its manifest."""
@@ -99,7 +99,7 @@ def test_a_malformed_manifest_below_the_chosen_stage_is_never_read(project,  # n
     (lambda m: m["layers"][0].update(digest="sha256:../../x"), "'layers[0].digest' is not"),
     (first_layer(True), "'layers[0].size' is not a byte count: true"),
 ], ids=["size-string", "json-list", "config-string", "bad-digest", "size-bool"])
-def test_malformed_manifest_served_by_a_hostile_registry(project, proxy, tmp_path,  # noqa: F811
+def test_malformed_manifest_served_by_a_hostile_registry(project, proxy, tmp_path,
                                                          damage, named):
     project.publish()
     manifest = good_manifest(project, stage_tags(project)[0])

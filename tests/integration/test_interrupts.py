@@ -3,7 +3,7 @@
 The fault proxy accepts every connection and then says nothing; werfpull, asked for
 its plan, has its registry reads (HTTP requests, or skopeo probes) waiting in worker
 threads. A signal must end it at once with its exit code, the skopeo children stopped.
-The project, proxy and background runner are test_faults.py's.
+The project and proxy are conftest.py's, the background runner tests/support/runs.py's.
 """
 
 from __future__ import annotations
@@ -14,14 +14,8 @@ import time
 
 import pytest
 
-from tests.integration.test_faults import (  # noqa: F401 (fixtures)
-    Running,
-    oci,
-    project,
-    proxy,
-    skopeo_children,
-    wait_until,
-)
+from tests.support.pulls import oci
+from tests.support.runs import Running, skopeo_children, wait_until
 
 MEASURED: dict[str, float] = {}
 
@@ -31,7 +25,7 @@ MEASURED: dict[str, float] = {}
     (signal.SIGINT, 130, "interrupted"),
     (signal.SIGTERM, 143, "terminated"),
 ], ids=["SIGINT", "SIGTERM"])
-def test_a_signal_stops_planning_against_a_stalled_registry(project, proxy, tmp_path,  # noqa: F811
+def test_a_signal_stops_planning_against_a_stalled_registry(project, proxy, tmp_path,
                                                             command, sig, code, word):
     proxy.stall(200)
     mark = proxy.host  # every probe's argv names the proxy

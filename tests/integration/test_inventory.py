@@ -14,16 +14,10 @@ import stat
 
 import pytest
 
-from tests.integration.test_security import (
-    PASSWORD,
-    USER,
-    cli,
-    git_project,
-    isolated_env,
-    published,  # noqa: F401 (a fixture)
-    secure,  # noqa: F401 (a fixture)
-)
 from tests.support.faultproxy import FaultProxy
+from tests.support.git import git_project
+from tests.support.runs import cli, isolated_env
+from tests.support.secure_registry import PASSWORD, USER
 from tests.support.stages import publish_stages
 
 CHAIN = "project: chains\nconfigVersion: 1\n" + "".join(
@@ -113,9 +107,9 @@ def test_a_registry_error_is_never_read_as_absent(chains, tmp_path):
 
 @pytest.mark.parametrize("source", ["flag", "REGISTRY_AUTH_FILE", "docker-config",
                                     "xdg-runtime"])
-def test_http_probes_read_credentials_and_trust_as_skopeo_does(published, tmp_path,  # noqa: F811
+def test_http_probes_read_credentials_and_trust_as_skopeo_does(secure_project, tmp_path,
                                                                source):
-    authfile = published.registry.authfile(tmp_path / "auth.json")
+    authfile = secure_project.registry.authfile(tmp_path / "auth.json")
     extra, flags = {}, []
     env = isolated_env(tmp_path)
     if source == "flag":
@@ -123,24 +117,24 @@ def test_http_probes_read_credentials_and_trust_as_skopeo_does(published, tmp_pa
     elif source == "REGISTRY_AUTH_FILE":
         extra = {"REGISTRY_AUTH_FILE": str(authfile)}
     elif source == "docker-config":
-        published.registry.authfile(tmp_path / "home" / ".docker" / "config.json")
+        secure_project.registry.authfile(tmp_path / "home" / ".docker" / "config.json")
     else:
-        published.registry.authfile(tmp_path / "xdg-runtime" / "containers" / "auth.json")
+        secure_project.registry.authfile(tmp_path / "xdg-runtime" / "containers" / "auth.json")
     env.update(extra)
-    before = len(published.registry.requests())
+    before = len(secure_project.registry.requests())
 
-    run = cli(env, "plan", *published.args("--dest", f"oci:{tmp_path / 'd'}", "-v",
+    run = cli(env, "plan", *secure_project.args("--dest", f"oci:{tmp_path / 'd'}", "-v",
                                            "--format", "json", "--inventory", "probe", *flags))
 
     assert run.code == 0, run.stderr
     assert len(json.loads(run.stdout)["pulls"]) == 2
     strategy, _, requests, processes = calls(run.stderr)
     assert processes == 0 and requests >= 3  # the ping, then one probe per image
-    seen = published.registry.requests()[before:]
+    seen = secure_project.registry.requests()[before:]
     assert [s for m, p, s in seen if "/manifests/" in p] == [200, 200]
 
 
-def test_a_credential_helper_is_left_to_skopeo(published, tmp_path):  # noqa: F811
+def test_a_credential_helper_is_left_to_skopeo(secure_project, tmp_path):
     """werfpull does not run credential helpers itself: skopeo does, so the probes do."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -152,9 +146,9 @@ def test_a_credential_helper_is_left_to_skopeo(published, tmp_path):  # noqa: F8
     env["PATH"] = f"{bin_dir}:{env['PATH']}"
     config = tmp_path / "home" / ".docker" / "config.json"
     config.parent.mkdir(parents=True)
-    config.write_text(json.dumps({"credHelpers": {published.registry.host: "werftest"}}))
+    config.write_text(json.dumps({"credHelpers": {secure_project.registry.host: "werftest"}}))
 
-    run = cli(env, "plan", *published.args("--dest", f"oci:{tmp_path / 'd'}", "-v",
+    run = cli(env, "plan", *secure_project.args("--dest", f"oci:{tmp_path / 'd'}", "-v",
                                            "--format", "json", "--inventory", "probe"))
 
     assert run.code == 0, run.stderr

@@ -11,21 +11,11 @@ from __future__ import annotations
 import json
 import subprocess
 
-import pytest
-
-from tests.integration.test_pull import PROJECT, Published, oci, report, store
-from tests.support.stages import landed, publish_stages, store_flags, werfpull
+from tests.support.pulls import oci, report, store
+from tests.support.stages import landed, store_flags, werfpull
 from werfpull.destinations.oci import remove_oci_ref
 
 DIFFERS = "local copy differs from the registry: pulling again"
-
-
-@pytest.fixture
-def published(git_repo, repo, tmp_path) -> Published:
-    git_repo.write("werf.yaml", PROJECT)
-    git_repo.commit()
-    digests = publish_stages(repo, str(git_repo.path), workdir=str(tmp_path / "publish"))
-    return Published(git_repo.path, repo, digests, tmp_path)
 
 
 def buildah(dest: str, *args: str) -> str:

@@ -17,10 +17,11 @@ import threading
 
 import pytest
 
-from tests.integration.test_security import cli, git_project, isolated_env
 from tests.support.blobcache import BlobCache
 from tests.support.faultproxy import FaultProxy
+from tests.support.git import git_project
 from tests.support.pullthrough import PullThroughCache, registries_conf, route
+from tests.support.runs import cli, isolated_env
 from tests.support.stages import dest_ref, landed, publish_stages, raw_digest
 
 PROJECT = "project: fleet\nconfigVersion: 1\n" + "".join(

@@ -1,8 +1,7 @@
-# ruff: noqa: F811 (the pytest fixture imported from test_pull.py is a parameter here)
 """oci:DIR destinations that are broken or not what they seem: a file, a place nothing
 can be written, an index.json that is another tool's, or torn by a killed werfpull,
 and the partial blob files interrupted copies leave. The project and its published
-stages are test_pull.py's."""
+stages are conftest.py's `published`."""
 
 from __future__ import annotations
 
@@ -10,7 +9,6 @@ import json
 import os
 import time
 
-from tests.integration.test_pull import published  # noqa: F401 (fixture)
 from tests.support.stages import landed, werfpull
 
 

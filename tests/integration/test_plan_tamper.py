@@ -3,7 +3,7 @@
 A plan reviewed on one host is applied on another; in between it is a file anyone
 with access can edit. Signatures are recomputed from the checkout, tags are read from
 the registry before anything is copied, and the registry's TLS is never lowered by
-the plan alone. The project and its published stages are test_pull.py's.
+the plan alone. The project and its published stages are conftest.py's `published`.
 (The tag check runs before each copy: a stage whose tag moved fails, the others land.)
 """
 
@@ -13,15 +13,15 @@ import json
 import os
 import subprocess
 
-from tests.integration.test_pull import oci, published  # noqa: F401 (fixture)
+from tests.support.pulls import oci
 from tests.support.stages import landed, werfpull
 
 
-def apply(published, path, *args):  # noqa: F811
+def apply(published, path, *args):
     return werfpull("apply", path, "--dir", published.dir, "--insecure-registry", *args)
 
 
-def test_an_invented_signature_is_refused(published, tmp_path):  # noqa: F811
+def test_an_invented_signature_is_refused(published, tmp_path):
     dest = oci(tmp_path)
     path = published.save_plan(dest)
     plan = json.loads(path.read_text())
@@ -37,7 +37,7 @@ def test_an_invented_signature_is_refused(published, tmp_path):  # noqa: F811
     assert not os.path.exists(dest[4:])
 
 
-def test_another_real_digest_is_refused_before_its_copy(published, tmp_path):  # noqa: F811
+def test_another_real_digest_is_refused_before_its_copy(published, tmp_path):
     dest = oci(tmp_path)
     path = published.save_plan(dest)
     plan = json.loads(path.read_text())
@@ -54,7 +54,7 @@ def test_another_real_digest_is_refused_before_its_copy(published, tmp_path):  #
     assert landed(dest) == {f"{published.repo}:{second['tag']}": second["digest"]}
 
 
-def test_a_tag_moved_since_the_plan_is_refused_unless_forced(published, tmp_path):  # noqa: F811
+def test_a_tag_moved_since_the_plan_is_refused_unless_forced(published, tmp_path):
     dest = oci(tmp_path)
     path = published.save_plan(dest)
     first, second = json.loads(path.read_text())["pulls"]
@@ -75,7 +75,7 @@ def test_a_tag_moved_since_the_plan_is_refused_unless_forced(published, tmp_path
                             for p in (first, second)}
 
 
-def test_a_plan_never_lowers_tls_the_command_line_did_not(published, tmp_path):  # noqa: F811
+def test_a_plan_never_lowers_tls_the_command_line_did_not(published, tmp_path):
     dest = oci(tmp_path)
     path = published.save_plan(dest)  # made with --insecure-registry
     assert json.loads(path.read_text())["registry"] == {"insecure": True,

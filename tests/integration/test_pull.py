@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.support.pulls import PULL_PROJECT, assert_complete, oci, report, store
 from tests.support.stages import (
     delete_manifest,
     dest_ref,
@@ -23,90 +23,7 @@ from tests.support.stages import (
     werfpull,
 )
 
-PROJECT = """\
-project: pulls
-configVersion: 1
----
-artifact: tools
-from: alpine:3.18
-shell:
-  install: make tools
----
-image: [a, b]
-from: alpine:3.18
-shell:
-  beforeInstall: apk add curl
-  install: make ab
----
-image: c
-from: alpine:3.18
-shell:
-  beforeInstall: apk add curl
-  setup: make c
-import:
-- artifact: tools
-  add: /tools
-  to: /usr/local/bin
-  after: install
-"""
-
-
-@dataclass
-class Published:
-    dir: Path
-    repo: str
-    digests: dict[str, str]  # signature -> manifest digest, every stage pushed
-    tmp: Path
-
-    def run(self, command: str, *args, repo: str | None = None):
-        """werfpull plan/pull of this project against its repository."""
-        return werfpull(command, repo or self.repo, *args, "--dir", self.dir,
-                        "--insecure-registry")
-
-    def plan(self, *args) -> dict:
-        proc = self.run("plan", *args, "--format", "json")
-        assert proc.returncode == 0, proc.stderr
-        return json.loads(proc.stdout)
-
-    def save_plan(self, dest: str, *args) -> Path:
-        path = self.tmp / "plan.json"
-        proc = self.run("plan", "--dest", dest, "--out", path, *args)
-        assert proc.returncode == 0, proc.stderr
-        return path
-
-
-@pytest.fixture
-def published(git_repo, repo, tmp_path) -> Published:
-    git_repo.write("werf.yaml", PROJECT)
-    git_repo.commit()
-    digests = publish_stages(repo, str(git_repo.path), workdir=str(tmp_path / "publish"))
-    return Published(git_repo.path, repo, digests, tmp_path)
-
-
-def expected(plan: dict) -> dict[str, str]:
-    """{name in the destination: digest} of every pull of a plan."""
-    return {f"{plan['repo']}:{p['tag']}": p["digest"] for p in plan["pulls"]}
-
-
-def oci(tmp_path: Path) -> str:
-    return f"oci:{tmp_path / 'layout'}"
-
-
-def store(tmp_path: Path) -> str:
-    return f"containers-storage:[vfs@{tmp_path / 'root'}+{tmp_path / 'runroot'}]"
-
-
-def assert_exactly(dest: str, plan: dict) -> None:
-    """The destination holds the plan's stages, with the plan's digests, and nothing else."""
-    want = expected(plan)
-    assert landed(dest) == want
-    for name, digest in want.items():
-        assert raw_digest(dest_ref(dest, name)) == digest
-
-
-def report(proc) -> dict:
-    assert proc.stdout, proc.stderr
-    return json.loads(proc.stdout)
+# The project and its `published` fixture are conftest.py's (tests/support/pulls.py).
 
 
 # -- landing the planned stages ----------------------------------------------------------
@@ -127,7 +44,7 @@ def test_pull_into_oci_lands_exactly_the_planned_stages(published, tmp_path):
     out = report(proc)
     assert sorted(out["pulled"]) == sorted(p["signature"] for p in plan["pulls"])
     assert out["failed"] == [] and out["retries"] == 0
-    assert_exactly(dest, plan)
+    assert_complete(dest, plan)
 
 
 def test_pull_into_isolated_containers_storage(published, tmp_path):
@@ -139,7 +56,7 @@ def test_pull_into_isolated_containers_storage(published, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert sorted(report(proc)["pulled"]) == sorted(p["signature"] for p in plan["pulls"])
     # landed() lists every name in the store through `buildah images --json`.
-    assert_exactly(dest, plan)
+    assert_complete(dest, plan)
 
 
 def test_pull_into_another_registry_warms_a_mirror(published, registry):
@@ -188,7 +105,7 @@ def test_reapplying_a_plan_skips_what_landed(published, tmp_path):
     out = report(again)
     assert out["pulled"] == []
     assert sorted(out["skipped"]) == sorted(p["signature"] for p in plan["pulls"])
-    assert_exactly(dest, plan)
+    assert_complete(dest, plan)
 
 
 def test_parallel_pull_of_independent_stages(git_repo, repo, tmp_path):
@@ -224,7 +141,7 @@ def test_all_stages_takes_every_remote_stage(published, tmp_path):
 
     assert proc.returncode == 0, proc.stderr
     assert len(report(proc)["pulled"]) == len(published.digests) == 6
-    assert_exactly(dest, plan)
+    assert_complete(dest, plan)
 
 
 def test_image_argument_restricts_the_plan(published, tmp_path):
@@ -236,7 +153,7 @@ def test_image_argument_restricts_the_plan(published, tmp_path):
     proc = published.run("pull", "a", "--dest", dest, "--format", "json")
 
     assert proc.returncode == 0, proc.stderr
-    assert_exactly(dest, plan)
+    assert_complete(dest, plan)
     assert len(landed(dest)) == 1
 
 
@@ -253,7 +170,7 @@ def test_apply_of_a_saved_plan_lands_its_stages(published, tmp_path):
     assert proc.returncode == 0, proc.stderr
     plan = json.loads(path.read_text())
     assert sorted(report(proc)["pulled"]) == sorted(p["signature"] for p in plan["pulls"])
-    assert_exactly(dest, plan)
+    assert_complete(dest, plan)
 
 
 def test_apply_refuses_a_plan_for_another_repository(published, tmp_path):
@@ -272,7 +189,7 @@ def test_apply_refuses_a_plan_for_another_repository(published, tmp_path):
 def test_apply_refuses_a_stale_plan_unless_forced(published, tmp_path):
     dest = oci(tmp_path)
     path = published.save_plan(dest)
-    (published.dir / "werf.yaml").write_text(PROJECT.replace("make c", "make c2"))
+    (published.dir / "werf.yaml").write_text(PULL_PROJECT.replace("make c", "make c2"))
 
     proc = werfpull("apply", path, "--dir", published.dir, "--insecure-registry")
 
@@ -284,7 +201,7 @@ def test_apply_refuses_a_stale_plan_unless_forced(published, tmp_path):
                       "--force")
 
     assert forced.returncode == 0, forced.stderr
-    assert_exactly(dest, json.loads(path.read_text()))
+    assert_complete(dest, json.loads(path.read_text()))
 
 
 def _edit(field: str, value):

@@ -16,37 +16,21 @@ import base64
 import json
 import os
 import subprocess
-import sys
 import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.support.secure_registry import SecureRegistry
-from tests.support.stages import ROOT, dest_ref, landed, publish_stages, raw_digest
+from tests.support.git import git_project
+from tests.support.pulls import assert_complete, expected, two_images
+from tests.support.runs import Run, cli, isolated_env
+from tests.support.secure_registry import PASSWORD, USER
+from tests.support.stages import landed, publish_stages
 
-USER = "ci-builder"
-PASSWORD = "Pw-9fQz2-werfpull-test-K7"
 WRONG = "Wrong-4xLp-not-the-password"
 SECRETS = [PASSWORD, base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode(),
            WRONG, base64.b64encode(f"{USER}:{WRONG}".encode()).decode()]
-
-PROJECT = """\
-project: secure
-configVersion: 1
----
-image: x
-from: alpine:3.18
-shell:
-  install: make x
----
-image: y
-from: debian:12
-shell:
-  install: make y
-"""
+PROJECT = two_images("secure")
 
 
 def record(name: str, **figures) -> None:
@@ -60,103 +44,7 @@ def record(name: str, **figures) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def isolated_env(tmp: Path, **extra) -> dict[str, str]:
-    """os.environ with no credential source but the ones given in `extra`."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("REGISTRY_AUTH_FILE", "DOCKER_CONFIG") and not k.startswith("XDG_")}
-    home = tmp / "home"
-    (home / ".config").mkdir(parents=True, exist_ok=True)
-    (tmp / "xdg-runtime").mkdir(exist_ok=True)
-    env.update(HOME=str(home), XDG_RUNTIME_DIR=str(tmp / "xdg-runtime"),
-               XDG_CONFIG_HOME=str(home / ".config"),
-               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])))
-    env.update(extra)
-    return env
-
-
-@dataclass
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-    seconds: float
-
-
-def cli(env: dict, *args, timeout: float = 120) -> Run:
-    started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "werfpull", *map(str, args)], env=env,
-                          capture_output=True, text=True, timeout=timeout)
-    return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
-
-
-def git(path: Path, *args: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(HOME=str(path.parent), GIT_CONFIG_NOSYSTEM="1")
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@werfpull.invalid",
-                    "-c", "commit.gpgsign=false", *args], cwd=path, env=env, check=True,
-                   capture_output=True)
-
-
-def git_project(path: Path, text: str) -> Path:
-    path.mkdir(parents=True)
-    (path / "werf.yaml").write_text(text)
-    git(path, "init", "-q", "-b", "main")
-    git(path, "add", "-A")
-    git(path, "commit", "-q", "-m", "c")
-    return path
-
-
-def expected(plan: dict) -> dict[str, str]:
-    return {f"{plan['repo']}:{p['tag']}": p["digest"] for p in plan["pulls"]}
-
-
-def assert_complete(dest: str, plan: dict) -> None:
-    want = expected(plan)
-    assert want and landed(dest) == want
-    for name, digest in want.items():
-        assert raw_digest(dest_ref(dest, name)) == digest
-
-
-# -- the TLS + auth registry and one published project ------------------------------------
-
-
-@pytest.fixture(scope="module")
-def secure(tmp_path_factory):
-    reg = SecureRegistry(tmp_path_factory.mktemp("secure-registry"), USER, PASSWORD)
-    reg.start()
-    reg.trust()  # removed again by close()
-    try:
-        yield reg
-    finally:
-        reg.close()
-
-
-@dataclass
-class Published:
-    dir: Path
-    repo: str
-    registry: SecureRegistry
-
-    def args(self, *args) -> list:
-        return [self.repo, *args, "--dir", self.dir]
-
-
-@pytest.fixture(scope="module")
-def published(secure, tmp_path_factory) -> Published:
-    tmp = tmp_path_factory.mktemp("secure-project")
-    project = git_project(tmp / "project", PROJECT)
-    repo = secure.repo("team/stages")
-    authfile = secure.authfile(tmp / "publish-auth.json")
-    saved = os.environ.get("REGISTRY_AUTH_FILE")
-    os.environ["REGISTRY_AUTH_FILE"] = str(authfile)  # push_oci's skopeo reads it
-    try:
-        publish_stages(repo, str(project), workdir=str(tmp / "publish"))
-    finally:
-        if saved is None:
-            del os.environ["REGISTRY_AUTH_FILE"]
-        else:
-            os.environ["REGISTRY_AUTH_FILE"] = saved
-    return Published(project, repo, secure)
+# -- the TLS + auth registry and its published project: conftest.py's ---------------------
 
 
 def test_secure_registry_refuses_anonymous_requests(secure):
@@ -172,8 +60,8 @@ def test_secure_registry_refuses_anonymous_requests(secure):
 
 
 @pytest.mark.parametrize("source", ["flag", "REGISTRY_AUTH_FILE", "docker-config"])
-def test_plan_and_pull_with_credentials_from(published, tmp_path, source):
-    secure = published.registry
+def test_plan_and_pull_with_credentials_from(secure_project, tmp_path, source):
+    secure = secure_project.registry
     flags: list = []
     if source == "flag":
         flags = ["--registry-authfile", secure.authfile(tmp_path / "auth.json")]
@@ -186,37 +74,37 @@ def test_plan_and_pull_with_credentials_from(published, tmp_path, source):
         secure.authfile(Path(env["HOME"]) / ".docker" / "config.json")
     dest = f"oci:{tmp_path / 'layout'}"
 
-    planned = cli(env, "plan", *published.args("--dest", dest, "--format", "json", *flags))
+    planned = cli(env, "plan", *secure_project.args("--dest", dest, "--format", "json", *flags))
 
     assert planned.code == 0, planned.stderr
     plan = json.loads(planned.stdout)
     assert sorted(p["images"] for p in plan["pulls"]) == [["x"], ["y"]]
-    pulled = cli(env, "pull", *published.args("--dest", dest, "--format", "json", *flags))
+    pulled = cli(env, "pull", *secure_project.args("--dest", dest, "--format", "json", *flags))
     assert pulled.code == 0, pulled.stderr
     assert_complete(dest, plan)
 
 
-def test_no_credentials_is_refused_naming_the_registry(published, tmp_path):
+def test_no_credentials_is_refused_naming_the_registry(secure_project, tmp_path):
     run = cli(isolated_env(tmp_path), "plan",
-              *published.args("--dest", f"oci:{tmp_path / 'layout'}"))
+              *secure_project.args("--dest", f"oci:{tmp_path / 'layout'}"))
 
     assert run.code == 4, run.stderr
-    assert f"{published.registry.host}: access refused" in run.stderr
+    assert f"{secure_project.registry.host}: access refused" in run.stderr
     assert "--registry-authfile" in run.stderr  # the hint says where credentials come from
 
 
-def test_unreadable_or_missing_auth_file_is_named(published, tmp_path):
+def test_unreadable_or_missing_auth_file_is_named(secure_project, tmp_path):
     env = isolated_env(tmp_path)
     broken = tmp_path / "broken.json"
-    broken.write_text('{"auths": {"' + published.registry.host + '": {"auth": ')
+    broken.write_text('{"auths": {"' + secure_project.registry.host + '": {"auth": ')
     dest = ["--dest", f"oci:{tmp_path / 'layout'}"]
 
-    run = cli(env, "plan", *published.args(*dest, "--registry-authfile", broken))
+    run = cli(env, "plan", *secure_project.args(*dest, "--registry-authfile", broken))
 
     assert run.code == 4, run.stderr
-    assert f"{published.registry.host}: cannot read the credentials (" in run.stderr
+    assert f"{secure_project.registry.host}: cannot read the credentials (" in run.stderr
     assert str(broken) in run.stderr and "\\n" not in run.stderr
-    missing = cli(env, "plan", *published.args(*dest, "--registry-authfile",
+    missing = cli(env, "plan", *secure_project.args(*dest, "--registry-authfile",
                                                tmp_path / "missing.json"))
     assert missing.code == 2, missing.stderr
     assert f"--registry-authfile {tmp_path / 'missing.json'}: no such file" in missing.stderr
@@ -226,13 +114,13 @@ def test_unreadable_or_missing_auth_file_is_named(published, tmp_path):
 
 
 @pytest.mark.parametrize("retries", [0, 5])
-def test_wrong_password_fails_at_once(published, tmp_path, retries):
-    secure = published.registry
+def test_wrong_password_fails_at_once(secure_project, tmp_path, retries):
+    secure = secure_project.registry
     bad = secure.authfile(tmp_path / "bad.json", password=WRONG)
     dest = f"oci:{tmp_path / 'layout'}"
     before = len(secure.requests())
 
-    run = cli(isolated_env(tmp_path), "pull", *published.args(
+    run = cli(isolated_env(tmp_path), "pull", *secure_project.args(
         "--dest", dest, "--registry-authfile", bad, "--retries", retries))
 
     requests = secure.requests()[before:]
@@ -250,21 +138,21 @@ def test_wrong_password_fails_at_once(published, tmp_path, retries):
            command=f"werfpull pull REPO --registry-authfile BAD --retries {retries}")
 
 
-def test_wrong_password_in_apply_stops_at_the_first_refusal(published, tmp_path):
-    secure = published.registry
+def test_wrong_password_in_apply_stops_at_the_first_refusal(secure_project, tmp_path):
+    secure = secure_project.registry
     good = secure.authfile(tmp_path / "good.json")
     bad = secure.authfile(tmp_path / "bad.json", password=WRONG)
     env = isolated_env(tmp_path)
     dest = f"oci:{tmp_path / 'layout'}"
     path = tmp_path / "plan.json"
-    made = cli(env, "plan", *published.args("--dest", dest, "--out", path,
+    made = cli(env, "plan", *secure_project.args("--dest", dest, "--out", path,
                                             "--registry-authfile", good))
     assert made.code == 0, made.stderr
     before = len(secure.requests())
 
     # One copy at a time: copies already running when the first refusal comes are each
     # refused once; what this checks is that no further copy starts.
-    run = cli(env, "apply", path, "--dir", published.dir, "--registry-authfile", bad,
+    run = cli(env, "apply", path, "--dir", secure_project.dir, "--registry-authfile", bad,
               "--format", "json", "--jobs", "1")
 
     requests = secure.requests()[before:]
@@ -286,15 +174,15 @@ def test_wrong_password_in_apply_stops_at_the_first_refusal(published, tmp_path)
 # -- TLS: an untrusted certificate ---------------------------------------------------------
 
 
-def test_untrusted_certificate_says_how_to_trust_it_or_skip(published, tmp_path):
-    secure = published.registry
+def test_untrusted_certificate_says_how_to_trust_it_or_skip(secure_project, tmp_path):
+    secure = secure_project.registry
     env = isolated_env(tmp_path)
     auth = ["--registry-authfile", secure.authfile(tmp_path / "auth.json")]
     dest = f"oci:{tmp_path / 'layout'}"
     secure.distrust()
     try:
         before = len(secure.requests())
-        run = cli(env, "plan", *published.args("--dest", dest, *auth))
+        run = cli(env, "plan", *secure_project.args("--dest", dest, *auth))
         requests = secure.requests()[before:]
 
         assert run.code == 4, run.stderr
@@ -306,10 +194,10 @@ def test_untrusted_certificate_says_how_to_trust_it_or_skip(published, tmp_path)
         record("untrusted_certificate", exit_code=run.code, requests=len(requests),
                seconds=round(run.seconds, 2), command="werfpull plan REPO (CA not installed)")
 
-        skipped = cli(env, "pull", *published.args("--dest", dest, "--format", "json",
+        skipped = cli(env, "pull", *secure_project.args("--dest", dest, "--format", "json",
                                                    "--skip-tls-verify-registry", *auth))
         assert skipped.code == 0, skipped.stderr
-        plan = json.loads(cli(env, "plan", *published.args(
+        plan = json.loads(cli(env, "plan", *secure_project.args(
             "--dest", f"oci:{tmp_path / 'other'}", "--format", "json",
             "--skip-tls-verify-registry", *auth)).stdout)
         assert plan["registry"] == {"insecure": False, "skip_tls_verify": True}
@@ -321,8 +209,8 @@ def test_untrusted_certificate_says_how_to_trust_it_or_skip(published, tmp_path)
 # -- no credential in any artifact ---------------------------------------------------------
 
 
-def test_no_credential_in_any_output_file_or_bundle(published, tmp_path):
-    secure = published.registry
+def test_no_credential_in_any_output_file_or_bundle(secure_project, tmp_path):
+    secure = secure_project.registry
     authfile = secure.authfile(tmp_path / "secret" / "auth.json")
     bad = secure.authfile(tmp_path / "secret" / "bad.json", password=WRONG)
     work = tmp_path / "work"
@@ -331,23 +219,23 @@ def test_no_credential_in_any_output_file_or_bundle(published, tmp_path):
     auth = ["--registry-authfile", authfile]
     store = f"containers-storage:[vfs@{work / 'root'}+{work / 'runroot'}]"
     runs = {
-        "plan-text": cli(env, "-vv", "plan", *published.args(
+        "plan-text": cli(env, "-vv", "plan", *secure_project.args(
             "--dest", f"oci:{work / 'a'}", "--out", work / "plan.json", *auth)),
-        "plan-json": cli(env, "-vv", "plan", *published.args(
+        "plan-json": cli(env, "-vv", "plan", *secure_project.args(
             "--dest", f"oci:{work / 'a'}", "--format", "json", "--out", work / "plan2.json",
             *auth)),
-        "pull-text": cli(env, "-vv", "pull", *published.args("--dest", f"oci:{work / 'a'}",
+        "pull-text": cli(env, "-vv", "pull", *secure_project.args("--dest", f"oci:{work / 'a'}",
                                                              *auth)),
-        "pull-json": cli(env, "-vv", "pull", *published.args("--dest", store, "--format",
+        "pull-json": cli(env, "-vv", "pull", *secure_project.args("--dest", store, "--format",
                                                              "json", *auth)),
-        "apply": cli(env, "-vv", "apply", work / "plan.json", "--dir", published.dir,
+        "apply": cli(env, "-vv", "apply", work / "plan.json", "--dir", secure_project.dir,
                      "--dest", f"oci:{work / 'b'}", "--format", "json", *auth),
         "script-plan": cli(env, "-vv", "script", "--plan", work / "plan.json", "-o",
                            work / "from-plan.sh"),
-        "script-repo": cli(env, "-vv", "script", *published.args("--dest", f"oci:{work / 'c'}",
+        "script-repo": cli(env, "-vv", "script", *secure_project.args("--dest", f"oci:{work / 'c'}",
                                                                  "-o", work / "pull.sh",
                                                                  *auth)),
-        "wrong-password": cli(env, "-vv", "pull", *published.args(
+        "wrong-password": cli(env, "-vv", "pull", *secure_project.args(
             "--dest", f"oci:{work / 'never'}", "--registry-authfile", bad)),
     }
     for name, run in runs.items():

@@ -9,26 +9,20 @@ and never show a password or a token.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import stat
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.integration.test_cleanup import CONFIG, DAY, _commit, _iso
 from tests.integration.test_inventory import calls
-from tests.integration.test_security import (
-    PROJECT,
-    assert_complete,
-    cli,
-    git_project,
-    isolated_env,
-)
+from tests.support.git import git_project
+from tests.support.pulls import assert_complete, two_images
+from tests.support.runs import auth_file, cli, isolated_env
+from tests.support.secure_registry import SecureProject, publish_project, serving
 from tests.support.stages import publish_stages
 from tests.support.token_registry import TokenRegistry
 from werfpull.inventory import http
@@ -39,49 +33,16 @@ WRONG = "Wrong-8kTd-not-the-password"
 USERS = {ADMIN: (ADMIN_PW, {"*"}), READER: (READER_PW, {"pull"})}
 
 
-@contextlib.contextmanager
-def auth_env(authfile: Path):
-    """REGISTRY_AUTH_FILE for the skopeo processes the test's own pushes start."""
-    saved = os.environ.get("REGISTRY_AUTH_FILE")
-    os.environ["REGISTRY_AUTH_FILE"] = str(authfile)
-    try:
-        yield
-    finally:
-        if saved is None:
-            del os.environ["REGISTRY_AUTH_FILE"]
-        else:
-            os.environ["REGISTRY_AUTH_FILE"] = saved
-
-
 @pytest.fixture(scope="module")
 def tokreg(tmp_path_factory):
-    reg = TokenRegistry(tmp_path_factory.mktemp("token-registry"), USERS)
-    reg.start()
-    reg.trust()  # removed again by close()
-    try:
+    with serving(TokenRegistry(tmp_path_factory.mktemp("token-registry"), USERS)) as reg:
         yield reg
-    finally:
-        reg.close()
-
-
-@dataclass
-class Published:
-    dir: Path
-    repo: str
-    registry: TokenRegistry
-
-    def args(self, *args) -> list:
-        return [self.repo, *args, "--dir", self.dir]
 
 
 @pytest.fixture(scope="module")
-def published(tokreg, tmp_path_factory) -> Published:
+def published(tokreg, tmp_path_factory) -> SecureProject:
     tmp = tmp_path_factory.mktemp("token-project")
-    project = git_project(tmp / "project", PROJECT)
-    repo = tokreg.repo("team/stages")
-    with auth_env(tokreg.authfile_for(tmp / "admin.json", ADMIN)):
-        publish_stages(repo, str(project), workdir=str(tmp / "publish"))
-    return Published(project, repo, tokreg)
+    return publish_project(tokreg, tmp, tokreg.authfile_for(tmp / "admin.json", ADMIN))
 
 
 def helper_env(tmp_path: Path, host: str, user: str, password: str) -> dict:
@@ -282,7 +243,7 @@ def test_cleanup_with_a_pull_only_token_deletes_nothing(tokreg, git_repo, tmp_pa
     admin = tokreg.authfile_for(tmp_path / "admin.json", ADMIN)
     reader = tokreg.authfile_for(tmp_path / "reader.json", READER)
     git_repo.write("werf.yaml", CONFIG)
-    with auth_env(admin):
+    with auth_file(admin):
         for i in range(12):  # push main's first images out of its last 10
             when = time.time() - (40 - i) * DAY
             _commit(git_repo, f"c{i}", when)
@@ -325,13 +286,10 @@ def test_cleanup_with_a_pull_only_token_deletes_nothing(tokreg, git_repo, tmp_pa
 
 @pytest.mark.parametrize("registry_tls", [False, True], ids=["http-registry", "https-registry"])
 def test_a_plain_http_realm_is_used_only_for_a_plain_http_registry(tmp_path, registry_tls):
-    reg = TokenRegistry(tmp_path / "registry", USERS, tls=registry_tls, realm_tls=False)
-    reg.start()
-    reg.trust()
-    try:
-        project = git_project(tmp_path / "project", PROJECT)
-        admin = reg.authfile_for(tmp_path / "admin.json", ADMIN)
-        with auth_env(admin):
+    with serving(TokenRegistry(tmp_path / "registry", USERS, tls=registry_tls,
+                               realm_tls=False)) as reg:
+        project = git_project(tmp_path / "project", two_images("secure"))
+        with auth_file(reg.authfile_for(tmp_path / "admin.json", ADMIN)):
             publish_stages(reg.repo("team/plain"), str(project),
                            workdir=str(tmp_path / "publish"))
         flags = [] if registry_tls else ["--insecure-registry"]
@@ -339,8 +297,6 @@ def test_a_plain_http_realm_is_used_only_for_a_plain_http_registry(tmp_path, reg
                   "--dest", f"oci:{tmp_path / 'a'}", "--format", "json", "--inventory",
                   "probe", "-v", "--registry-authfile",
                   reg.authfile_for(tmp_path / "reader.json", READER), *flags)
-    finally:
-        reg.close()
 
     assert run.code == 0, run.stderr
     assert len(json.loads(run.stdout)["pulls"]) == 2

@@ -33,6 +33,17 @@ class GitRepo:
         return self.git("rev-parse", "HEAD").strip()
 
 
+def new_repo(path: Path, home: Path) -> GitRepo:
+    """An empty git repository at `path` on branch main, with a local identity."""
+    path.mkdir(parents=True)
+    repo = GitRepo(path=path, env=git_env(home))
+    repo.git("init", "-q", "-b", "main")
+    repo.git("config", "user.name", "werfpull tests")
+    repo.git("config", "user.email", "tests@werfpull.invalid")
+    repo.git("config", "commit.gpgsign", "false")
+    return repo
+
+
 def git_env(home: Path) -> dict[str, str]:
     """Environment for git that ignores the host's system and global configuration."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
@@ -44,3 +55,21 @@ def git_env(home: Path) -> dict[str, str]:
         GIT_TERMINAL_PROMPT="0",
     )
     return env
+
+
+def _git(path: Path, *args: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(HOME=str(path.parent), GIT_CONFIG_NOSYSTEM="1")
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@werfpull.invalid",
+                    "-c", "commit.gpgsign=false", *args], cwd=path, env=env, check=True,
+                   capture_output=True)
+
+
+def git_project(path: Path, text: str) -> Path:
+    """A new git checkout at `path` with `text` as its committed werf.yaml."""
+    path.mkdir(parents=True)
+    (path / "werf.yaml").write_text(text)
+    _git(path, "init", "-q", "-b", "main")
+    _git(path, "add", "-A")
+    _git(path, "commit", "-q", "-m", "c")
+    return path

@@ -9,12 +9,17 @@ skopeo trusts a CA per registry through `/etc/containers/certs.d/HOST:PORT/*.crt
 (containers-certs.d(5)); `trust()` installs ours there and `distrust()` removes it.
 The directory names the port, so registries of parallel runs never share one.
 
+`serving` runs one (or its token-auth kind, token_registry.py) trusted for a block;
+`publish_project` puts a two-image project's stages on it (the `secure_project`
+fixture of conftest.py, and test_token_auth.py's).
+
 Like `registry.py` this imports nothing from pytest, so that a benchmark can use it.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -23,11 +28,20 @@ import ssl
 import subprocess
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.git import git_project
+from tests.support.pulls import two_images
 from tests.support.registry import Registry, RegistryError
+from tests.support.runs import auth_file
+from tests.support.stages import publish_stages
 
 CERTS_D = Path("/etc/containers/certs.d")
+# The one account of the tests' secure registries (the `secure` fixture of conftest.py).
+USER = "ci-builder"
+PASSWORD = "Pw-9fQz2-werfpull-test-K7"
 # One access-log line per request: `HOST - USER [date] "METHOD PATH HTTP/1.1" STATUS ...`.
 _ACCESS = re.compile(r'^\S+ - \S+ \[[^\]]+\] "(?P<method>[A-Z]+) (?P<path>\S+) [^"]*" '
                      r"(?P<status>\d{3}) ", re.M)
@@ -147,3 +161,34 @@ class SecureRegistry(Registry):
     def close(self) -> None:
         self.distrust()
         super().close()
+
+
+@contextlib.contextmanager
+def serving(reg: SecureRegistry) -> Iterator[SecureRegistry]:
+    """`reg` started, its CA trusted, for the block; then stopped and distrusted."""
+    reg.start()
+    reg.trust()  # removed again by close()
+    try:
+        yield reg
+    finally:
+        reg.close()
+
+
+@dataclass
+class SecureProject:
+    dir: Path
+    repo: str
+    registry: SecureRegistry
+
+    def args(self, *args) -> list:
+        return [self.repo, *args, "--dir", self.dir]
+
+
+def publish_project(reg: SecureRegistry, tmp: Path, authfile: Path) -> SecureProject:
+    """A two-image project committed under `tmp`, its stages pushed to `reg` with the
+    credentials of `authfile`."""
+    checkout = git_project(tmp / "project", two_images("secure"))
+    repo = reg.repo("team/stages")
+    with auth_file(authfile):  # for push_oci's skopeo
+        publish_stages(repo, str(checkout), workdir=str(tmp / "publish"))
+    return SecureProject(checkout, repo, reg)

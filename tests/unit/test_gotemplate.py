@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.git import GitRepo, git_env
+from tests.support.git import GitRepo, new_repo
 from werfpull.cli import main as cli
 from werfpull.config.load import load_config, parse_config, render_config
 from werfpull.errors import EXIT_CONFIG, ConfigError
@@ -45,13 +45,7 @@ def render(text: str, files: dict | None = None, environ: dict | None = None,
 
 
 def make_repo(tmp_path: Path, name: str) -> GitRepo:
-    repo = GitRepo(path=tmp_path / name, env=git_env(tmp_path / f"home-{name}"))
-    repo.path.mkdir()
-    repo.git("init", "-q", "-b", "main")
-    repo.git("config", "user.name", "werfpull tests")
-    repo.git("config", "user.email", "tests@werfpull.invalid")
-    repo.git("config", "commit.gpgsign", "false")
-    return repo
+    return new_repo(tmp_path / name, tmp_path / f"home-{name}")
 
 
 @pytest.fixture

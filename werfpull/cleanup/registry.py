@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
 
 from werfpull.errors import RegistryError, Unauthorized
-from werfpull.inventory.model import Manifest
+from werfpull.inventory.model import Manifest, parse_time
 from werfpull.inventory.registry import Remote, call
 from werfpull.tools import process, skopeo
 from werfpull.tools.registry_errors import classify, message
@@ -45,26 +44,6 @@ def _created(config: bytes | None) -> float | None:
     try:
         return parse_time(json.loads(config).get("created"))
     except (ValueError, AttributeError, RecursionError):  # not JSON, or not an object
-        return None
-
-
-def parse_time(text) -> float | None:
-    """RFC 3339 (Go's, nanoseconds allowed) to Unix seconds; None for anything else."""
-    if not isinstance(text, str) or "T" not in text:
-        return None
-    date, _, rest = text.partition("T")
-    zone = ""
-    for mark in ("Z", "+", "-"):
-        if mark in rest:
-            idx = rest.index(mark)
-            rest, zone = rest[:idx], rest[idx:]
-            break
-    clock, _, frac = rest.partition(".")
-    zone = "+00:00" if zone in ("Z", "") else zone
-    try:
-        return datetime.fromisoformat(f"{date}T{clock}.{(frac + '000000')[:6]}{zone}"
-                                      ).timestamp()
-    except ValueError:
         return None
 
 

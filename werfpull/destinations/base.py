@@ -6,7 +6,8 @@ digests, how many copies may write it at once and where one writes (`copy_target
 `commit`), which wanted stages it already holds (`present`) and what a correct copy of
 one reports there (`local_id`), how a landed stage is checked (`verify`), a wrong one
 removed (`untag`) and a failure of the destination itself told from the registry's
-(`failure`).
+(`failure`), and for host cleanup which stages it holds (`local_images`) and how they
+go (`remove_images`).
 `shell_*` give the generated script the same mapping.
 """
 
@@ -16,9 +17,21 @@ import json
 from dataclasses import dataclass
 from typing import ClassVar
 
+from werfpull.errors import UsageError
 from werfpull.refs import Repo, sha256_digest
 from werfpull.tools import process, skopeo
 from werfpull.tools.registry_errors import is_absent, message
+
+
+@dataclass(frozen=True)
+class LocalImage:
+    """An image a local store holds under `name`, as host cleanup sees it."""
+
+    name: str
+    size: int  # bytes (a store reports them rounded to three digits)
+    created: float | None  # Unix seconds
+    image_id: str = ""
+    in_use: bool = False  # a container uses it (a running build's)
 
 
 @dataclass(frozen=True)
@@ -100,6 +113,14 @@ class Destination:
     def blobs(self) -> set[str] | None:
         """Blob digests already here, when that is cheap to know (an OCI layout)."""
         return None
+
+    def local_images(self, prefixes: tuple[str, ...]) -> list[LocalImage]:
+        """The images held here under a name starting with one of `prefixes`."""
+        raise UsageError(f"host-cleanup works on containers-storage and oci:DIR, not {self.spec}")
+
+    def remove_images(self, names: list[str]) -> None:
+        """Remove these names, and with the last name of an image what only it used."""
+        raise UsageError(f"host-cleanup works on containers-storage and oci:DIR, not {self.spec}")
 
 
 def probe_each(refs: dict[str, str], *, config: bool = False) -> dict[str, str]:

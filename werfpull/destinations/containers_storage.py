@@ -11,11 +11,13 @@ import json
 import re
 import shutil
 
-from werfpull.destinations.base import Destination, probe_each
+from werfpull.destinations.base import Destination, LocalImage, probe_each
 from werfpull.errors import UsageError
 from werfpull.refs import Repo
 from werfpull.tools import buildah, process, skopeo
 
+_SIZE = re.compile(r"([0-9.]+)\s*([kKMGT]?B)")
+_UNITS = {"B": 1, "kB": 1000, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4}
 _STORE_RE = re.compile(r"\[(?P<driver>[a-z0-9_]+)@(?P<root>/[^+\]]*)\+(?P<runroot>/[^\]]*)\]")
 PREFIX = "containers-storage"
 
@@ -80,3 +82,41 @@ class ContainersStorage(Destination):
 
     def untag(self, repo, signature, opts):
         process.run(skopeo.delete(self.ref(repo, signature)))
+
+    def local_images(self, prefixes):
+        images = _json(buildah.images_json(self.store_flags), f"list images in {self.spec}")
+        containers = _json(buildah.containers_json(self.store_flags),
+                           f"list containers in {self.spec}")
+        busy = {_bare(c.get("imageid", "")) for c in containers}
+        out = []
+        for image in images:
+            # IDs come full or truncated, with "sha256:" or without, depending on the flags.
+            image_id = _bare(image.get("id", ""))
+            in_use = bool(image_id) and any(b.startswith(image_id) for b in busy)
+            out += [LocalImage(name, _bytes(image.get("size", "")), image.get("created"),
+                               image_id, in_use)
+                    for name in image.get("names") or [] if name.startswith(prefixes)]
+        return out
+
+    def remove_images(self, names):
+        for name in names:
+            # rmi of a name removes that name only while the image has others.
+            result = process.run(buildah.rmi(self.store_flags, name))
+            if not result.ok:
+                raise result.error(f"cannot remove {name} from {self.spec}: {result.last_line}")
+
+
+def _bare(image_id: str) -> str:
+    return image_id.split(":", 1)[1] if image_id.startswith("sha256:") else image_id
+
+
+def _json(argv: list[str], what: str) -> list:
+    result = process.run(argv)
+    if not result.ok:
+        raise result.error(f"cannot {what}: {result.last_line}")
+    return json.loads(result.stdout or b"[]") or []
+
+
+def _bytes(text: str) -> int:
+    m = _SIZE.search(text or "")
+    return int(float(m.group(1)) * _UNITS.get(m.group(2), 1)) if m else 0

@@ -22,9 +22,10 @@ import threading
 import time
 
 from werfpull.atomic import write_atomic
-from werfpull.destinations.base import Destination
+from werfpull.destinations.base import Destination, LocalImage
 from werfpull.destinations.oci_index import TornIndex, parse_index, remove_partial_blobs, repair
 from werfpull.errors import UsageError
+from werfpull.inventory.model import parse_time
 from werfpull.refs import Repo
 
 OCI_LOCK = ".werfpull.lock"
@@ -110,6 +111,31 @@ class OCILayout(Destination):
             return {"sha256:" + name for name in os.listdir(blob_dir)}
         except FileNotFoundError:
             return set()
+
+    def local_images(self, prefixes):
+        directory = self.location
+        index = _read_index(directory)
+        out = []
+        for desc in index.get("manifests", []):
+            name = (desc.get("annotations") or {}).get(REF_NAME, "")
+            if not name.startswith(prefixes):
+                continue
+            manifest = _read_json(directory, desc["digest"])
+            config = (manifest.get("config") or {}).get("digest")
+            created = parse_time(_read_json(directory, config).get("created")) if config else None
+            if created is None and os.path.exists(_blob(directory, desc["digest"])):
+                created = os.path.getmtime(_blob(directory, desc["digest"]))
+            size = sum(int(b.get("size", 0)) for b in [manifest.get("config") or {},
+                                                        *manifest.get("layers", [])])
+            out.append(LocalImage(name, size + int(desc.get("size", 0)), created,
+                                  desc["digest"]))
+        return out
+
+    def remove_images(self, names):
+        """Drop the refs, then every blob no remaining manifest reaches, under the lock."""
+        if names:
+            with oci_lock(self.location, exclusive=True):
+                _remove_unreached(self.location, set(names))
 
 
 def _remove_dead_staging(directory: str) -> None:
@@ -206,9 +232,56 @@ def merge_oci_refs(directory: str, added: list[dict]) -> None:
 
 
 def remove_oci_ref(directory: str, name: str) -> None:
+    remove_oci_refs(directory, {name})
+
+
+def remove_oci_refs(directory: str, names: set[str]) -> dict:
+    """Drop the refs `names` from the layout's index, under the caller's exclusive
+    `oci_lock`; the index that is left."""
     index_path = os.path.join(directory, "index.json")
     with open(index_path, encoding="utf-8") as fh:
         index = json.load(fh)
     index["manifests"] = [d for d in index.get("manifests", [])
-                          if (d.get("annotations") or {}).get(REF_NAME) != name]
+                          if (d.get("annotations") or {}).get(REF_NAME) not in names]
     write_atomic(index_path, json.dumps(index))
+    return index
+
+
+def _blob(directory: str, digest: str) -> str:
+    return os.path.join(directory, "blobs", *digest.split(":", 1))
+
+
+def _read_json(directory: str, digest: str) -> dict:
+    try:
+        with open(_blob(directory, digest), "rb") as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return {}
+
+
+def _read_index(directory: str) -> dict:
+    path = os.path.join(directory, "index.json")
+    if not os.path.exists(path):
+        return {}
+    with oci_lock(directory, exclusive=False), open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def _remove_unreached(directory: str, names: set[str]) -> None:
+    """Drop the refs `names`, then the blobs no remaining manifest reaches; under the
+    caller's exclusive `oci_lock`."""
+    index = remove_oci_refs(directory, names)
+    live = set()
+    todo = [d["digest"] for d in index["manifests"]]
+    while todo:
+        digest = todo.pop()
+        if digest in live:
+            continue
+        live.add(digest)
+        doc = _read_json(directory, digest)
+        todo += [d["digest"] for d in [doc.get("config") or {}, *doc.get("layers", []),
+                                       *doc.get("manifests", [])] if "digest" in d]
+    blob_dir = os.path.join(directory, "blobs", "sha256")
+    for name in os.listdir(blob_dir) if os.path.isdir(blob_dir) else []:
+        if f"sha256:{name}" not in live:
+            os.unlink(os.path.join(blob_dir, name))

@@ -18,10 +18,7 @@ from werfpull.gotemplate.errors import _CallError
 from werfpull.gotemplate.values import (
     MISSING,
     GoStruct,
-    Int64,
-    IntList,
-    StrList,
-    go_type,
+    kind_of,
     sorted_keys,
 )
 
@@ -103,28 +100,6 @@ def go_slice(items, *indices: int):
     if not 0 <= start <= end <= len(items):
         raise _CallError(f"reflect: slice index out of range [{start}:{end}]")
     return type(items)(items[start:end])
-
-
-def kind_of(v) -> str:
-    """reflect.Value.Kind().String()."""
-    if v is None or v is MISSING:
-        return "invalid"
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, Int64):
-        return "int64"
-    if isinstance(v, int):
-        return "int"
-    if isinstance(v, float):
-        return "float64"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, (list, StrList, IntList)):
-        return "slice"
-    t = go_type(v)
-    if t.startswith("*"):
-        return "ptr"
-    return "map" if t.startswith("map[") else "struct"
 
 
 def round_half(v: float, places: float, on: float) -> float:

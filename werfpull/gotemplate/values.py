@@ -3,8 +3,9 @@
 Most Go values are plain Python ones (bool, int, float, str, list, dict, None). The few
 Go types a render can tell apart (by printing, JSON, `index`, type checks of function
 parameters) get their own classes: `Int64`, `StrList`, `NilList`, `IntList`, `StrMap`,
-`AnyMap`, `GoStruct` and `MISSING`. Here too: `go_type` (the name `%T` prints), Go's
-truth, map key order, and strings as Go's bytes.
+`AnyMap`, `GoStruct` and `MISSING`. Here too: one table of their Go type names (what
+`%T` prints) and reflect kinds (`go_type`, `kind_of`), Go's truth, map key order, and
+strings as Go's bytes.
 """
 
 from __future__ import annotations
@@ -73,34 +74,43 @@ class GoStruct:
         return {}
 
 
-def go_type(v) -> str:
+# Each class a value can be an instance of, with the Go type it stands for (what %T
+# prints) and that type's reflect Kind (what sprig's kindOf says). The first match wins:
+# bool before int, Int64 before int, the typed lists and maps before list and dict.
+_TYPES: tuple[tuple[type, str, str], ...] = (
+    (bool, "bool", "bool"),
+    (Int64, "int64", "int64"),
+    (int, "int", "int"),
+    (float, "float64", "float64"),
+    (str, "string", "string"),
+    (StrList, "[]string", "slice"),
+    (IntList, "[]int", "slice"),
+    (list, "[]interface {}", "slice"),
+    (StrMap, "map[string]string", "map"),
+    (AnyMap, "map[interface {}]interface {}", "map"),
+    (dict, "map[string]interface {}", "map"),
+)
+
+
+def type_and_kind(v) -> tuple[str, str]:
+    """(Go type name, reflect.Value.Kind().String()) of a render's value."""
     if v is None or v is MISSING:
-        return "<nil>"
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, Int64):
-        return "int64"
-    if isinstance(v, int):
-        return "int"
-    if isinstance(v, float):
-        return "float64"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, StrList):
-        return "[]string"
-    if isinstance(v, IntList):
-        return "[]int"
-    if isinstance(v, list):
-        return "[]interface {}"
-    if isinstance(v, StrMap):
-        return "map[string]string"
-    if isinstance(v, AnyMap):
-        return "map[interface {}]interface {}"
-    if isinstance(v, dict):
-        return "map[string]interface {}"
-    if isinstance(v, GoStruct):
-        return v.go_type
-    return type(v).__name__
+        return "<nil>", "invalid"
+    for cls, name, kind in _TYPES:
+        if isinstance(v, cls):
+            return name, kind
+    name = v.go_type if isinstance(v, GoStruct) else type(v).__name__
+    return name, "ptr" if name.startswith("*") else "map" if name.startswith("map[") else "struct"
+
+
+def go_type(v) -> str:
+    """The name `%T` prints."""
+    return type_and_kind(v)[0]
+
+
+def kind_of(v) -> str:
+    """reflect.Value.Kind().String()."""
+    return type_and_kind(v)[1]
 
 
 def _b(s: str) -> bytes:

@@ -1,9 +1,11 @@
-"""What the registry and the destination hold, as plain data for the planner."""
+"""What the registry and the destination hold, as plain data for the planner, and the
+creation time an image config states (`parse_time`)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from werfpull.refs import DIGEST_RE, sha256_digest
 
@@ -67,3 +69,23 @@ def _descriptor(blob, at: str) -> tuple[str, int]:
     if type(size) is not int or not 0 <= size < 2**63:  # OCI sizes are int64
         raise MalformedManifest(f"'{at}.size' is not a byte count: {json.dumps(size)[:40]}")
     return digest, size
+
+
+def parse_time(text) -> float | None:
+    """RFC 3339 (Go's, nanoseconds allowed) to Unix seconds; None for anything else."""
+    if not isinstance(text, str) or "T" not in text:
+        return None
+    date, _, rest = text.partition("T")
+    zone = ""
+    for mark in ("Z", "+", "-"):
+        if mark in rest:
+            idx = rest.index(mark)
+            rest, zone = rest[:idx], rest[idx:]
+            break
+    clock, _, frac = rest.partition(".")
+    zone = "+00:00" if zone in ("Z", "") else zone
+    try:
+        return datetime.fromisoformat(f"{date}T{clock}.{(frac + '000000')[:6]}{zone}"
+                                      ).timestamp()
+    except ValueError:
+        return None
