@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -42,18 +41,13 @@ def _project(path: Path) -> Path:
 
 def _envs(tmp: Path, host: str, user: str, password: str) -> dict[str, dict]:
     """(http): only HOME's empty config; (skopeo): a credential helper for `host`."""
+    from tests.support.runs import credential_helper
+
     base = timing.werfpull_env()
     http_home, helper_home = tmp / "home-http", tmp / "home-skopeo"
     http_home.mkdir()
     bin_dir = tmp / "bin"
-    bin_dir.mkdir()
-    helper = bin_dir / "docker-credential-benchtoken"
-    helper.write_text(f"#!/bin/sh\ncat >/dev/null\n"
-                      f"printf '%s' '{{\"Username\":\"{user}\",\"Secret\":\"{password}\"}}'\n")
-    helper.chmod(helper.stat().st_mode | stat.S_IXUSR)
-    (helper_home / ".docker").mkdir(parents=True)
-    (helper_home / ".docker" / "config.json").write_text(
-        json.dumps({"credHelpers": {host: "benchtoken"}}))
+    credential_helper(bin_dir, helper_home, host, user, password)
     clean = {k: v for k, v in base.items()
              if k != "DOCKER_CONFIG" and not k.startswith("XDG_")}
     return {"http": dict(clean, HOME=str(http_home)),

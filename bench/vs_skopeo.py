@@ -136,25 +136,20 @@ class Fixture:
         finally:
             shutil.rmtree(base, ignore_errors=True)
 
+    def _werfpull(self, what: list[str], dest: str, out: Path) -> Sample:
+        """`werfpull pull REPO` or `werfpull apply PLAN` into `dest`, checked complete."""
+        sample = timing.run_cmd([sys.executable, "-m", "werfpull", *what, "--dest", dest,
+                                 "--insecure-registry", "--format", "json", "--dir",
+                                 str(self.project)], cwd=ROOT, env=self.env, stdout=out)
+        doc = json.loads(out.read_text())
+        assert not doc["failed"] and len(doc["pulled"]) == len(self.finals), doc
+        return sample
+
     def _run(self, variant: str, kind: str, base: Path, dest: str) -> Sample:
-        if variant == "werfpull":
-            out = base / "pull.json"
-            sample = timing.run_cmd([sys.executable, "-m", "werfpull", "pull", self.repo,
-                                     "--dest", dest, "--insecure-registry", "--format", "json",
-                                     "--dir", str(self.project)], cwd=ROOT, env=self.env,
-                                    stdout=out)
-            doc = json.loads(out.read_text())
-            assert not doc["failed"] and len(doc["pulled"]) == len(self.finals), doc
-            return sample
-        if variant == "werfpull apply":
-            out = base / "apply.json"
-            sample = timing.run_cmd([sys.executable, "-m", "werfpull", "apply", str(self.plan),
-                                     "--dest", dest, "--insecure-registry", "--format", "json",
-                                     "--dir", str(self.project)], cwd=ROOT, env=self.env,
-                                    stdout=out)
-            doc = json.loads(out.read_text())
-            assert not doc["failed"] and len(doc["pulled"]) == len(self.finals), doc
-            return sample
+        if variant in ("werfpull", "werfpull apply"):
+            what = (["pull", self.repo] if variant == "werfpull"
+                    else ["apply", str(self.plan)])
+            return self._werfpull(what, dest, base / "out.json")
         if variant == "sequential":
             return _timed(lambda: [_check(argv) for argv in self.copies(dest, base, False)])
         if variant == "xargs -P4":

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-import stat
 
 import pytest
 
 from tests.support.faultproxy import FaultProxy
 from tests.support.git import git_project
-from tests.support.runs import cli, isolated_env
+from tests.support.runs import cli, helper_env, isolated_env
 from tests.support.secure_registry import PASSWORD, USER
 from tests.support.stages import publish_stages
 
@@ -136,17 +135,7 @@ def test_http_probes_read_credentials_and_trust_as_skopeo_does(secure_project, t
 
 def test_a_credential_helper_is_left_to_skopeo(secure_project, tmp_path):
     """werfpull does not run credential helpers itself: skopeo does, so the probes do."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    helper = bin_dir / "docker-credential-werftest"
-    helper.write_text(f"#!/bin/sh\ncat >/dev/null\n"
-                      f"printf '%s' '{{\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}'\n")
-    helper.chmod(helper.stat().st_mode | stat.S_IXUSR)
-    env = isolated_env(tmp_path)
-    env["PATH"] = f"{bin_dir}:{env['PATH']}"
-    config = tmp_path / "home" / ".docker" / "config.json"
-    config.parent.mkdir(parents=True)
-    config.write_text(json.dumps({"credHelpers": {secure_project.registry.host: "werftest"}}))
+    env = helper_env(tmp_path, secure_project.registry.host, USER, PASSWORD)
 
     run = cli(env, "plan", *secure_project.args("--dest", f"oci:{tmp_path / 'd'}", "-v",
                                            "--format", "json", "--inventory", "probe"))

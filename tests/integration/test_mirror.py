@@ -29,20 +29,29 @@ PROJECT = "project: fleet\nconfigVersion: 1\n" + "".join(
     f"  install: make {n}\n" for n in ("api", "web", "worker"))
 
 
-@pytest.fixture
-def fleet(registry, repo, tmp_path):
+def routed(registry, repo, tmp_path, cache_for):
+    """The project published to `repo`, werfpull's own route to the origin and the cache's
+    upstream each through a logging proxy, and the cache `cache_for(upstream)` routed by
+    a registries.conf mirror; yields (project, origin, direct, upstream, cache, env)."""
     project = git_project(tmp_path / "project", PROJECT)
     publish_stages(repo, str(project), payload=100_000, workdir=str(tmp_path / "publish"))
     path = repo.split("/", 1)[1]
     with FaultProxy.for_registry(registry, log_requests=True) as direct, \
             FaultProxy.for_registry(registry, log_requests=True) as upstream:
-        cache = PullThroughCache(tmp_path / "cache", f"http://{upstream.host}").start()
+        cache = cache_for(upstream).start()
         try:
             origin = f"{direct.host}/{path}"
             with route(origin, f"{cache.host}/{path}"):
                 yield project, origin, direct, upstream, cache, isolated_env(tmp_path)
         finally:
             cache.stop()
+
+
+@pytest.fixture
+def fleet(registry, repo, tmp_path):
+    """Behind Docker Distribution's proxy mode."""
+    yield from routed(registry, repo, tmp_path, lambda upstream: PullThroughCache(
+        tmp_path / "cache", f"http://{upstream.host}"))
 
 
 def blob_gets(proxy) -> list[str]:
@@ -115,16 +124,9 @@ def test_probes_ignore_a_digest_only_mirror_and_follow_a_rerouted_registry(fleet
 
 @pytest.fixture
 def coalescing(registry, repo, tmp_path):
-    """The same project behind an nginx cache of reads by digest, routed like the cache."""
-    project = git_project(tmp_path / "project", PROJECT)
-    publish_stages(repo, str(project), payload=100_000, workdir=str(tmp_path / "publish"))
-    path = repo.split("/", 1)[1]
-    with FaultProxy.for_registry(registry, log_requests=True) as direct, \
-            FaultProxy.for_registry(registry, log_requests=True) as upstream, \
-            BlobCache(tmp_path / "nginx", upstream.host) as cache:
-        origin = f"{direct.host}/{path}"
-        with route(origin, f"{cache.host}/{path}"):
-            yield project, origin, direct, upstream, cache, isolated_env(tmp_path)
+    """Behind an nginx cache of reads by digest."""
+    yield from routed(registry, repo, tmp_path,
+                      lambda upstream: BlobCache(tmp_path / "nginx", upstream.host))
 
 
 def test_hosts_pulling_at_once_through_a_coalescing_cache_cost_the_origin_one_read(

@@ -10,7 +10,6 @@ and never show a password or a token.
 from __future__ import annotations
 
 import json
-import stat
 import subprocess
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from tests.integration.test_cleanup import CONFIG, DAY, _commit, _iso
 from tests.integration.test_inventory import calls
 from tests.support.git import git_project
 from tests.support.pulls import assert_complete, two_images
-from tests.support.runs import auth_file, cli, isolated_env
+from tests.support.runs import auth_file, cli, helper_env, isolated_env
 from tests.support.secure_registry import SecureProject, publish_project, serving
 from tests.support.stages import publish_stages
 from tests.support.token_registry import TokenRegistry
@@ -43,23 +42,6 @@ def tokreg(tmp_path_factory):
 def published(tokreg, tmp_path_factory) -> SecureProject:
     tmp = tmp_path_factory.mktemp("token-project")
     return publish_project(tokreg, tmp, tokreg.authfile_for(tmp / "admin.json", ADMIN))
-
-
-def helper_env(tmp_path: Path, host: str, user: str, password: str) -> dict:
-    """An environment whose only credentials come from a credential helper: the HTTP
-    reads leave every read to skopeo then, which is the path to compare with."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    helper = bin_dir / "docker-credential-werftoken"
-    helper.write_text(f"#!/bin/sh\ncat >/dev/null\n"
-                      f"printf '%s' '{{\"Username\":\"{user}\",\"Secret\":\"{password}\"}}'\n")
-    helper.chmod(helper.stat().st_mode | stat.S_IXUSR)
-    env = isolated_env(tmp_path)
-    env["PATH"] = f"{bin_dir}:{env['PATH']}"
-    config = tmp_path / "home" / ".docker" / "config.json"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(json.dumps({"credHelpers": {host: "werftoken"}}))
-    return env
 
 
 def token_requests(reg: TokenRegistry, before: int) -> list[dict]:

@@ -7,7 +7,9 @@ gives the skopeo processes a test starts itself (its pushes) an auth file.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import stat
 import subprocess
 import sys
 import threading
@@ -52,6 +54,30 @@ class Run:
     stdout: str
     stderr: str
     seconds: float
+
+
+def credential_helper(bin_dir: Path, home: Path, host: str, user: str,
+                      password: str) -> Path:
+    """A docker-credential-werftest in `bin_dir` answering `user`/`password`, named for
+    `host` in HOME's ~/.docker/config.json; `bin_dir` goes first in PATH."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    helper = bin_dir / "docker-credential-werftest"
+    helper.write_text(f"#!/bin/sh\ncat >/dev/null\n"
+                      f"printf '%s' '{{\"Username\":\"{user}\",\"Secret\":\"{password}\"}}'\n")
+    helper.chmod(helper.stat().st_mode | stat.S_IXUSR)
+    config = home / ".docker" / "config.json"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(json.dumps({"credHelpers": {host: "werftest"}}))
+    return helper
+
+
+def helper_env(tmp: Path, host: str, user: str, password: str) -> dict[str, str]:
+    """`isolated_env` whose only credentials come from a credential helper: the HTTP
+    reads leave every read to skopeo then."""
+    env = isolated_env(tmp)
+    credential_helper(tmp / "bin", Path(env["HOME"]), host, user, password)
+    env["PATH"] = f"{tmp / 'bin'}:{env['PATH']}"
+    return env
 
 
 def cli(env: dict, *args, timeout: float = 120) -> Run:
