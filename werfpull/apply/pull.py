@@ -7,7 +7,6 @@ removed when it is wrong.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -46,9 +45,6 @@ def copy_argv(repo: Repo, pull: Pull, dest: Destination, opts: skopeo.RegistryOp
         preserve_digests=dest.preserves_digests, digestfile=digestfile)
 
 
-_REMOTE_LOCK = threading.Lock()
-
-
 @dataclass
 class PullInto:
     """A Direction: from the plan's repository into `dest`."""
@@ -57,7 +53,12 @@ class PullInto:
     dest: Destination
     opts: skopeo.RegistryOptions
     check_tags: bool = False  # apply of a saved plan: the tag must still be the plan's
-    _tags: Remote | None = field(default=None, init=False, repr=False)
+    _remote: Remote | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self):
+        if self.check_tags:  # one client for every copy's check: its connections are kept
+            # No retries here: the transfer retries a transient error itself.
+            self._remote = Remote(self.repo, self.opts, retries=0)
 
     @property
     def max_jobs(self) -> int | None:
@@ -89,7 +90,7 @@ class PullInto:
         if not self.check_tags:
             return None
         try:
-            served = self._remote().manifest_at(stage_tag(pull.signature))
+            served = self._remote.manifest_at(stage_tag(pull.signature))
         except RegistryError as exc:
             return exc
         if served is None or served.digest == pull.digest:
@@ -98,13 +99,6 @@ class PullInto:
             f"{self.repo.tagged(pull.signature)} points to {served.digest}, the plan says"
             f" {pull.digest}: retagged since the plan (or the plan was edited); not copied",
             registry=self.repo.host, hint="plan again, or pass --force to apply it as it is")
-
-    def _remote(self) -> Remote:
-        with _REMOTE_LOCK:  # one client, so its kept-alive connections are shared
-            if self._tags is None:
-                # No retries here: the transfer retries a transient error itself.
-                self._tags = Remote(self.repo, self.opts, retries=0)
-            return self._tags
 
     def landed(self, pull: Pull, ok: bool) -> None:
         if ok:

@@ -22,9 +22,9 @@ from werfpull.tools.registry_errors import classify, is_absent
 
 # Probing costs one request per stage asked (a skopeo process when HTTP falls back),
 # listing one call whose cost grows with the repository's history. Past this many
-# probes still to make, one bounded tag page is asked first: when the repository has
-# at most TAG_PAGE tags, that page answers every stage at once (docs/benchmarks.md,
-# "Inventory strategies").
+# probes still to make, one bounded tag page is asked too (first by `existing`, beside
+# the probes by survey.py): when the repository has at most TAG_PAGE tags, that page
+# answers every stage at once (docs/benchmarks.md, "Inventory strategies").
 PROBE_MAX = 8
 TAG_PAGE = 1000
 PROBE_JOBS = 16

@@ -50,15 +50,14 @@ def survey(chains: list[list[str]], local: dict, remote: Remote, strategy: str,
     found: dict[str, bool] = {}
     page = None
     for depth in (1, 2):
-        below = _below(pending, local, depth)
+        below, tags = _below(pending, local, depth), None
         if strategy == "auto" and page is None and len(below) > PROBE_MAX:
             if remote.http.usable():
                 page = _Page(remote)  # asked beside the probes, never waited for
             else:  # each probe would be a skopeo process: one listing first
                 tags = remote.tag_page()
-                found.update((s, stage_tag(s) in tags) for s in below)
-                return _report(_result(found, "list"), remote)
-        tags = page.answer() if page is not None else None
+        if tags is None and page is not None:
+            tags = page.answer()
         if tags is not None:
             found.update((s, stage_tag(s) in tags) for s in below)
             return _report(_result(found, "list"), remote)
