@@ -27,6 +27,7 @@ The fleet's wall time is reported against one host's.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -37,6 +38,7 @@ from pathlib import Path
 
 from bench import fixtures, report, timing
 from bench.timing import ROOT
+from bench.vs_skopeo import settle
 
 NAME = "fleet-16-hosts"
 TITLE = "A fleet of 16 hosts pulling one plan through a pull-through cache"
@@ -100,7 +102,8 @@ class Fleet:
         work = self.tmp / f"run-{self.n}"
         cache = self._cache(engine, work)
         try:
-            with route(self.origin, f"{cache.host}/{self.path}") if cache else _nothing():
+            with route(self.origin, f"{cache.host}/{self.path}") if cache \
+                    else contextlib.nullcontext():
                 if warm:
                     self._apply_all(work, ["warm"])
                 for proxy in (self.direct, self.upstream):
@@ -109,7 +112,7 @@ class Fleet:
                 t0 = time.perf_counter()
                 seconds = self._apply_all(work, hosts)
                 wall = time.perf_counter() - t0
-                origin = sum(_settle(p) for p in (self.direct, self.upstream))
+                origin = sum(settle(p) for p in (self.direct, self.upstream))
             verified = all(self._verified(work / h) for h in hosts)
         finally:
             if cache:
@@ -161,20 +164,6 @@ class Fleet:
         dest = f"oci:{layout}"
         return landed(dest) == want and all(raw_digest(f"{dest}:{n}") == d
                                             for n, d in want.items())
-
-
-class _nothing:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
-
-
-def _settle(proxy) -> int:
-    from bench.vs_skopeo import settle
-
-    return settle(proxy)
 
 
 def run(quick: bool) -> dict:
