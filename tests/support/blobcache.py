@@ -20,6 +20,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.support.registry import _die_with_parent, _free_port
+
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 DIGEST_PATH = r"^/v2/.+/(blobs|manifests)/sha256:[0-9a-f]{64}$"
 
@@ -84,8 +86,10 @@ class BlobCache:
         self.port = _free_port()
         conf = self.prefix / "nginx.conf"
         conf.write_text(config(self.prefix, self.port, self.upstream))
+        # The master dies with its parent, as the registries do, when a run is killed.
         self._proc = subprocess.Popen([NGINX, "-p", str(self.prefix), "-c", str(conf)],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                      preexec_fn=_die_with_parent)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -120,9 +124,3 @@ class BlobCache:
     def _log(self) -> str:
         path = self.prefix / "error.log"
         return path.read_text()[-500:] if path.exists() else ""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
