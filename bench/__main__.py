@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         timing.RUNS_OVERRIDE = args.runs
     selected = [m for n, m in modules.items() if not args.only or n in args.only]
 
+    timing.compile_werfpull()
     machine = report.machine()
     command = report.command_line(argv)
     results_dir = timing.ROOT / "bench" / "results"

@@ -7,6 +7,7 @@ alike, and ratios are taken between medians of the same rounds.
 
 from __future__ import annotations
 
+import compileall
 import os
 import statistics
 import subprocess
@@ -43,6 +44,14 @@ class Sample:
 
 class CommandFailed(RuntimeError):
     pass
+
+
+def compile_werfpull() -> None:
+    """Measure werfpull as installed: pip compiles a package's bytecode at install, while
+    this checkout may hold none (an editable install, PYTHONDONTWRITEBYTECODE), and
+    each measured start would compile every module again."""
+    if not compileall.compile_dir(str(ROOT / "werfpull"), quiet=1):
+        raise SystemExit("bench: could not compile werfpull's bytecode")
 
 
 def werfpull_env() -> dict[str, str]:
