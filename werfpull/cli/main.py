@@ -63,6 +63,7 @@ def _announce(plan, dest: str) -> None:
 
 
 def cmd_pull(args) -> int:
+    process.preload()
     from werfpull.commands.pull import pull
 
     req, opts = PlanGroup.build(args), ApplyGroup.build(args)
@@ -93,6 +94,7 @@ def _run_reporting(run, state: dict, fmt: str) -> int:
 
 
 def cmd_apply(args) -> int:
+    process.preload()
     from werfpull.commands.apply import apply
 
     registry, opts = RegistryGroup.build(args), ApplyGroup.build(args)

@@ -13,8 +13,6 @@ import signal
 import subprocess
 import threading
 
-import sh
-
 from werfpull.errors import ToolError
 
 log = logging.getLogger("werfpull.process")
@@ -73,6 +71,21 @@ def _die_with_parent() -> None:
     """
     if _PRCTL is not None:
         _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def _sh():
+    """The sh library, imported with the first command: its import (asyncio with it)
+    is a third of werfpull's start-up, which a plan read over HTTP never needs."""
+    import sh
+
+    return sh
+
+
+def preload() -> None:
+    """Import sh on a background thread, for a caller about to wait on files and the
+    network before its first command (`pull`, `apply`): the import then costs no wall
+    time. A command run meanwhile waits for the import to finish (the import lock)."""
+    threading.Thread(target=_sh, daemon=True, name="werfpull-preload").start()
+
+
 _live: dict[int, object] = {}
 _live_lock = threading.Lock()
 _halted = threading.Event()  # set on interrupt: worker threads start no more children
@@ -86,6 +99,7 @@ def run(argv: list[str], *, timeout: float | None = None, env: dict | None = Non
     user interrupts werfpull: a SIGTERM reaches only our own process, not our children.
     """
     log.debug("run: %s", " ".join(argv))
+    sh = _sh()
     cmd = sh.Command(require(argv[0]))
     # sh gives a child a line-buffered pseudo-terminal by default; a pipe with large
     # buffers reads a 20,000-tag listing in a fraction of the time (docs/benchmarks.md).
@@ -137,6 +151,54 @@ def terminate_all() -> int:
         except OSError:  # it ended meanwhile
             pass
     return len(procs)
+
+
+class Ahead:
+    """fn(key) for every key, started at once on up to `jobs` daemon threads (a read
+    that stalls must not keep werfpull from exiting); `take(key)` waits for that one
+    answer, or raises its error, or InterruptedError once werfpull is stopping. A key's
+    answer is handed out once: asked again (a retry), or for a key never read ahead,
+    `take` calls fn itself."""
+
+    def __init__(self, fn, keys: list, jobs: int):
+        self._fn = fn
+        self._answers: dict = {}
+        self._ready = {key: threading.Event() for key in keys}
+        self._taken: set = set()
+        self._lock = threading.Lock()
+        pending = iter(list(self._ready))
+
+        def work() -> None:
+            while not _halted.is_set():
+                with self._lock:
+                    key = next(pending, None)
+                if key is None:
+                    return
+                try:
+                    self._answers[key] = (True, fn(key))
+                except Exception as exc:  # handed to the thread that takes it
+                    self._answers[key] = (False, exc)
+                finally:
+                    self._ready[key].set()
+
+        for _ in range(min(jobs, len(self._ready))):
+            threading.Thread(target=work, daemon=True, name="werfpull-ahead").start()
+
+    def take(self, key):
+        with self._lock:
+            first = key in self._ready and key not in self._taken
+            self._taken.add(key)
+        if not first:
+            return self._fn(key)
+        while not self._ready[key].wait(0.1):
+            if _halted.is_set():
+                raise InterruptedError("werfpull is stopping")
+        ok, answer = self._answers.pop(key, (None, None))
+        if ok is None:  # its reader died before answering
+            return self._fn(key)
+        if not ok:
+            raise answer
+        return answer
 
 
 def parallel(fn, items: list, jobs: int) -> list:
