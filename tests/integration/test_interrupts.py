@@ -49,3 +49,34 @@ def test_a_signal_stops_planning_against_a_stalled_registry(project, proxy, tmp_
     assert seconds < 5, seconds  # the stall lasts 200 s; measured figures in the docs
     MEASURED[f"{command}-{sig.name}"] = round(seconds, 2)
     print(json.dumps(MEASURED))
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_apply_while_its_tag_reads_stall(project, proxy, tmp_path, sig, code):
+    """apply reads every planned tag ahead on reader threads, and each copy waits for its
+    own: a signal must end those waits too, not leave them to the 200 s stall."""
+    project.publish()
+    dest = oci(tmp_path)
+    path, _ = project.save_plan(dest)
+    before = proxy.connections
+    proxy.stall(200)
+    run = Running("apply", path, "--dir", project.dir, "--insecure-registry")
+    try:
+        wait_until(lambda: proxy.connections > before or run.proc.poll() is not None,
+                   "a stalled tag read")
+        assert run.proc.poll() is None, run.stderr
+        time.sleep(0.3)
+        started = time.monotonic()
+        run.proc.send_signal(sig)
+        rc = run.wait(timeout=20)
+        seconds = time.monotonic() - started
+    finally:
+        run.kill()
+    assert rc == code, run.stderr
+    assert "Traceback" not in run.stderr
+    assert skopeo_children(proxy.host) == []
+    assert not (tmp_path / "layout" / "index.json").exists()  # nothing was copied
+    assert seconds < 5, seconds
+    MEASURED[f"apply-{sig.name}"] = round(seconds, 2)
+    print(json.dumps(MEASURED))

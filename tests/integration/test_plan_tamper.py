@@ -4,7 +4,8 @@ A plan reviewed on one host is applied on another; in between it is a file anyon
 with access can edit. Signatures are recomputed from the checkout, tags are read from
 the registry before anything is copied, and the registry's TLS is never lowered by
 the plan alone. The project and its published stages are conftest.py's `published`.
-(The tag check runs before each copy: a stage whose tag moved fails, the others land.)
+(Every tag is read ahead when the copies start, and checked before its own copy: a
+stage whose tag moved fails, the others land.)
 """
 
 from __future__ import annotations

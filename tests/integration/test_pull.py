@@ -374,6 +374,32 @@ def test_copies_sharing_a_base_run_in_parallel_and_fetch_it_once(shared_base, tm
         assert not any((tmp_path / "layout" / ".werfpull-staging").iterdir())
 
 
+def test_applying_a_saved_plan_checks_each_tag_without_reading_its_manifest(shared_base,
+                                                                          tmp_path):
+    """The tag checks of a saved plan are HEAD requests, all read ahead: each manifest
+    body crosses the wire once, in skopeo's copy by digest."""
+    from werfpull.apply.pull import PullInto
+    from werfpull.apply.transfer import Transfer
+    from werfpull.destinations import parse_dest
+    from werfpull.refs import parse_repo
+    from werfpull.tools import skopeo
+
+    proxy, repo, digests, _ = shared_base
+    pulls = _plan_pulls(repo, digests)
+    proxy.reset_counters()
+    direction = PullInto(parse_repo(repo), parse_dest(oci(tmp_path)),
+                         skopeo.RegistryOptions(insecure=True), check_tags=True)
+    outcome = Transfer(pulls, direction, jobs=4).run()
+
+    assert not outcome.failed and len(outcome.pulled) == SHARED
+    log = [r for r in proxy.requests() if "/manifests/" in r["path"]]
+    heads = sorted(r["path"].rsplit("/", 1)[1] for r in log if r["method"] == "HEAD")
+    gets = sorted(r["path"].rsplit("/", 1)[1] for r in log if r["method"] == "GET")
+    assert heads == sorted(f"image-stage-{sig}" for sig in digests)
+    assert gets == sorted(digests.values())
+    assert all(r["body_bytes"] == 0 for r in log if r["method"] == "HEAD")
+
+
 def test_two_processes_copying_into_one_oci_layout_lose_no_tag(shared_base, tmp_path):
     """Each process copies all stages with 4 jobs at once; every tag survives, once."""
     import threading

@@ -21,7 +21,8 @@ from werfpull.apply.transfer import (
 from werfpull.destinations import Destination, parse_dest
 from werfpull.errors import DaemonError, RegistryError, TransferFailed, UsageError
 from werfpull.inventory import ledger
-from werfpull.inventory.registry import Remote
+from werfpull.inventory.http import Fallback
+from werfpull.inventory.registry import PROBE_JOBS, Remote
 from werfpull.plan.model import Plan, Pull
 from werfpull.plan.verify import registry_options
 from werfpull.refs import Repo, stage_tag
@@ -54,6 +55,7 @@ class PullInto:
     opts: skopeo.RegistryOptions
     check_tags: bool = False  # apply of a saved plan: the tag must still be the plan's
     _remote: Remote | None = field(default=None, init=False, repr=False)
+    _tags: process.Ahead | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
         if self.check_tags:  # one client for every copy's check: its connections are kept
@@ -79,24 +81,42 @@ class PullInto:
                 out.add(pull.signature)
         return out
 
+    def start(self, pulls: list[Pull]) -> None:
+        """Every tag read at once, in copy order, before any copy: a copy then waits for
+        one HEAD request at most, the first copy for its own only."""
+        if self.check_tags:
+            self._tags = process.Ahead(self._read_ahead, [p.signature for p in pulls],
+                                       PROBE_JOBS)
+
+    def _read_ahead(self, signature: str) -> str | None | object:
+        """Over HTTP only: where skopeo must answer (or refuses), each copy asks for its
+        own, so that a refusal stops the run after one process, not one per stage."""
+        try:
+            return self._remote.digest_over_http(stage_tag(signature))
+        except Fallback:
+            return _ASK
+
     def argv(self, pull: Pull, digestfile: str) -> list[str]:
         return copy_argv(self.repo, pull, self.dest, self.opts, digestfile=digestfile)
 
     def before(self, pull: Pull) -> Exception | None:
         """A tag that points elsewhere than the plan says: retagged since the plan, or the
-        plan was edited to carry another real digest. One manifest read before copying
-        (an HTTP request where it can answer: inventory/http.py); a tag that is gone is
-        left to the copy, which goes by digest."""
+        plan was edited to carry another real digest. The tag's digest is read before
+        copying (read ahead by `start`, asked again on a retry: an HTTP HEAD where it
+        can answer, inventory/http.py); a tag that is gone is left to the copy, which
+        goes by digest."""
         if not self.check_tags:
             return None
         try:
-            served = self._remote.manifest_at(stage_tag(pull.signature))
-        except RegistryError as exc:
+            served = self._tags.take(pull.signature) if self._tags is not None else _ASK
+            if served is _ASK:
+                served = self._remote.digest_at(stage_tag(pull.signature))
+        except (RegistryError, InterruptedError) as exc:
             return exc
-        if served is None or served.digest == pull.digest:
+        if served is None or served == pull.digest:
             return None
         return RegistryError(
-            f"{self.repo.tagged(pull.signature)} points to {served.digest}, the plan says"
+            f"{self.repo.tagged(pull.signature)} points to {served}, the plan says"
             f" {pull.digest}: retagged since the plan (or the plan was edited); not copied",
             registry=self.repo.host, hint="plan again, or pass --force to apply it as it is")
 
@@ -129,6 +149,9 @@ class PullInto:
         return RegistryError(
             f"{self.dest.ref(self.repo, pull.signature)}: {problem}; the name was removed",
             registry=self.repo.host, hint="the registry served other content; plan again")
+
+
+_ASK = object()  # a tag not read ahead: the copy's thread asks for it
 
 
 def _config(pull: Pull) -> str | None:

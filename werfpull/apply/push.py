@@ -46,6 +46,9 @@ class PushFrom:
             f"docker://{self.repo.tagged(pull.signature)}", dest_side=self.opts.side,
             preserve_digests=False, digestfile=digestfile)
 
+    def start(self, pulls: list[Pull]) -> None:
+        """Nothing to read ahead: `present` asked the registry for every stage."""
+
     def before(self, pull: Pull) -> Exception | None:
         return None
 

@@ -42,6 +42,9 @@ class Direction(Protocol):
     def present(self, pulls: list[Pull]) -> set[str]:
         """Signatures of the `pulls` the target already holds correctly."""
 
+    def start(self, pulls: list[Pull]) -> None:
+        """The copies about to run, in order: begin what can be read ahead for them."""
+
     def argv(self, pull: Pull, digestfile: str) -> list[str]:
         """The skopeo copy of one stage, writing the digest it wrote to `digestfile`."""
 
@@ -127,6 +130,7 @@ class Transfer:
     def _run_parallel(self, todo: list[Pull], outcome: Outcome) -> None:
         if not todo:
             return
+        self.direction.start(todo)
         limit = self.direction.max_jobs or self.jobs
         jobs = max(1, min(limit, self.jobs, len(todo)))
         pool = ThreadPoolExecutor(max_workers=jobs)
@@ -159,6 +163,7 @@ class Transfer:
         just after terminate_all, and that copy would then run to its end.
         """
         self._stop.set()
+        process.halt()  # also ends a copy's wait for a tag read ahead (apply/pull.py)
         pool.shutdown(wait=False, cancel_futures=True)
         while not all(f.done() for f in futures):  # a cancelled future counts as done
             process.terminate_all()

@@ -37,7 +37,7 @@ import tomllib
 import urllib.parse
 
 from werfpull.inventory.bearer import Fallback, Tokens, challenge
-from werfpull.refs import sha256_digest
+from werfpull.refs import DIGEST_RE, sha256_digest
 
 ACCEPT = ", ".join((
     "application/vnd.oci.image.manifest.v1+json",
@@ -77,6 +77,18 @@ class Client:
             return None
         raise Fallback(f"HTTP {status}")
 
+    def digest(self, name: str, reference: str) -> str | None:
+        """The digest NAME:REFERENCE points to, from a HEAD request (no manifest body
+        sent), None when absent; raises Fallback when the registry does not say it."""
+        status, headers, _ = self.get(name, f"/v2/{name}/manifests/{reference}",
+                                      {"Accept": ACCEPT}, method="HEAD")
+        if status == 404:  # a HEAD answer has no body with error codes to read
+            return None
+        digest = headers.get("docker-content-digest", "")
+        if status != 200 or not DIGEST_RE.fullmatch(digest):
+            raise Fallback(f"HTTP {status} without a Docker-Content-Digest")
+        return digest
+
     def blob(self, name: str, digest: str) -> bytes:
         """The blob `digest` of NAME, checked against the digest; raises Fallback (also
         for a redirect to a storage backend, which skopeo follows)."""
@@ -101,14 +113,16 @@ class Client:
         except (ValueError, AttributeError):
             raise Fallback("not a tag list") from None
 
-    def get(self, name: str, path: str, headers: dict) -> tuple[int, dict, bytes]:
-        """GET `path` of repository NAME with the credentials the registry asks for."""
+    def get(self, name: str, path: str, headers: dict,
+            method: str = "GET") -> tuple[int, dict, bytes]:
+        """GET (or HEAD) `path` of repository NAME with the credentials the registry
+        asks for."""
         self._prepare()
         if self._tokens is None:
-            return self._send(path, {**headers, **self._auth})
-        answer = self._send(path, {**headers, **self._bearer(name)})
+            return self._send(path, {**headers, **self._auth}, method)
+        answer = self._send(path, {**headers, **self._bearer(name)}, method)
         if answer[0] == 401:  # expired or revoked meanwhile: one new token, once
-            answer = self._send(path, {**headers, **self._bearer(name, renew=True)})
+            answer = self._send(path, {**headers, **self._bearer(name, renew=True)}, method)
             if answer[0] == 401:
                 self._refuse("a fresh token was refused")
         return answer
@@ -191,13 +205,13 @@ class Client:
             self._scheme, self._auth = None, {}
             raise Fallback("credentials refused")
 
-    def _send(self, path: str, headers: dict) -> tuple[int, dict, bytes]:
+    def _send(self, path: str, headers: dict, method: str = "GET") -> tuple[int, dict, bytes]:
         for attempt in (1, 2):
             conn, reused = self._connection()
             with self._lock:
                 self._sent += 1  # every request sent, answered or not
             try:
-                conn.request("GET", path, headers={"Host": self.host, **headers})
+                conn.request(method, path, headers={"Host": self.host, **headers})
                 response = conn.getresponse()
                 body = response.read(MAX_BODY + 1)
             except (OSError, http.client.HTTPException) as exc:

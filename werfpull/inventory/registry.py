@@ -138,6 +138,19 @@ class Remote:
                                 f" manifest ({exc})", registry=self.repo.host,
                                 hint="the stage cannot be pulled; push it again") from None
 
+    def digest_at(self, tag: str) -> str | None:
+        """The digest `tag` points to, None when absent: a HEAD request where HTTP can
+        answer, else the manifest read (and its digest computed)."""
+        try:
+            return self.digest_over_http(tag)
+        except http.Fallback:
+            manifest = self.manifest_at(tag)
+        return None if manifest is None else manifest.digest
+
+    def digest_over_http(self, tag: str) -> str | None:
+        """`digest_at` by one HEAD request; raises http.Fallback where HTTP cannot say."""
+        return self.http.digest(self.repo.path, tag)
+
     def config_of(self, manifest: Manifest) -> bytes | None:
         """The image config blob of `manifest` (None: it has none, or it is gone): one
         HTTP request checked against its digest, else `skopeo inspect --config`."""

@@ -6,7 +6,7 @@ between could name another real digest, an invented signature or weaker TLS. The
 plan's shape is checked by `planfile.py`; here its content is: every signature must be
 one the checkout produces for that stage, and the registry's TLS is the command line's
 to lower, never the plan's. (That each tag still points to the planned digest is
-checked before each copy, `apply/pull.py`.)
+checked before its copy, `apply/pull.py`.)
 """
 
 from __future__ import annotations
