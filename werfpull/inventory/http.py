@@ -66,6 +66,7 @@ class Client:
         self._auth: dict[str, str] = {}  # the Basic Authorization header, when needed
         self._tokens: Tokens | None = None  # the registry asked for Bearer tokens
         self._refused: str | None = None  # why this host is skopeo's, once known
+        self._context: ssl.SSLContext | None = None
 
     def manifest(self, name: str, reference: str) -> bytes | None:
         """The raw manifest of NAME:REFERENCE, None when absent; raises Fallback."""
@@ -192,7 +193,7 @@ class Client:
         bearer = challenge(asked) if status == 401 else None
         if bearer is not None:
             self._tokens = Tokens(bearer, creds, registry_scheme=self._scheme,
-                                  context=tls_context(self.host, self.tls_verify),
+                                  context=self._tls(),
                                   timeout=self.timeout)
             return
         if status != 401 or not asked.lower().startswith("basic") or not creds:
@@ -236,9 +237,16 @@ class Client:
                 return self._idle.pop(), True
         if self._scheme == "https":
             return http.client.HTTPSConnection(self.host, timeout=self.timeout,
-                                               context=tls_context(self.host, self.tls_verify)
-                                               ), False
+                                               context=self._tls()), False
         return http.client.HTTPConnection(self.host, timeout=self.timeout), False
+
+    def _tls(self) -> ssl.SSLContext:
+        """One context for every connection to the host: loading the system's trust
+        costs tens of milliseconds of CPU, which each of the parallel connections paid."""
+        with self._lock:
+            if self._context is None:
+                self._context = tls_context(self.host, self.tls_verify)
+            return self._context
 
     def close(self) -> None:
         with self._lock:
@@ -248,9 +256,12 @@ class Client:
 
 
 def tls_context(host: str, verify: bool) -> ssl.SSLContext:
-    """The system's trust plus the registry's certs.d directory, as skopeo builds it."""
-    context = ssl.create_default_context()
-    if not verify:
+    """The system's trust plus the registry's certs.d directory, as skopeo builds it;
+    without verification no trust is loaded (client certificates still are)."""
+    if verify:
+        context = ssl.create_default_context()
+    else:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     for base in CERTS_DIRS:
