@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 
+from werfpull.inventory.registry import HTTP_PROBE_MAX, PROBE_MAX
 from werfpull.inventory.survey import survey
 from werfpull.refs import parse_repo, stage_tag
 
@@ -64,19 +65,32 @@ def test_few_probes_ask_no_tag_page():
     assert [len(w) for w in remote.probed] == [2, 4]
 
 
+MANY = HTTP_PROBE_MAX // 4 + 1  # images of 4 stages: more probes than a page pays for
+
+
+def test_probes_of_a_few_round_trips_ask_no_page_over_http():
+    cs = chains(5, 4)  # past PROBE_MAX, within HTTP_PROBE_MAX
+    assert PROBE_MAX < 20 <= HTTP_PROBE_MAX
+    remote = FakeRemote(set())
+    got = survey(cs, {}, remote, "auto", False)
+    assert not remote.page_asked.is_set() and got.strategy == "probe"
+    assert [len(w) for w in remote.probed] == [5, 15]
+
+
 def test_a_page_held_back_never_makes_the_plan_wait():
-    cs = chains(5, 4)
+    cs = chains(MANY, 4)
     present = {c[1] for c in cs}  # each image's second stage
     remote = FakeRemote(present)  # page_release is never set: the page never comes
     got = survey(cs, {}, remote, "auto", False)
     assert remote.page_asked.wait(5)
     assert got.strategy == "probe" and got.remote == present
-    assert [len(w) for w in remote.probed] == [5, 15]  # the last stages, then the rest
+    # The last stages, then the rest.
+    assert [len(w) for w in remote.probed] == [MANY, 3 * MANY]
     remote.page_release.set()
 
 
 def test_a_page_that_comes_back_answers_the_rest_at_once():
-    cs = chains(5, 4)
+    cs = chains(MANY, 4)
     present = {cs[0][0]}
     remote = FakeRemote(present)
     remote.page_release.set()
@@ -88,7 +102,7 @@ def test_a_page_that_comes_back_answers_the_rest_at_once():
 
 
 def test_a_page_that_cannot_hold_every_tag_leaves_the_probes_to_answer():
-    cs = chains(5, 4)
+    cs = chains(MANY, 4)
     present = {c[2] for c in cs}
     remote = FakeRemote(present, page=None)  # more tags than one page: None
     remote.page_release.set()

@@ -21,13 +21,22 @@ from werfpull.tools import process, skopeo
 from werfpull.tools.registry_errors import classify, is_absent
 
 # Probing costs one request per stage asked (a skopeo process when HTTP falls back),
-# listing one call whose cost grows with the repository's history. Past this many
-# probes still to make, one bounded tag page is asked too (first by `existing`, beside
-# the probes by survey.py): when the repository has at most TAG_PAGE tags, that page
-# answers every stage at once (docs/benchmarks.md, "Inventory strategies").
+# listing one call whose cost grows with the repository's history. Past PROBE_MAX
+# probes still to make (HTTP_PROBE_MAX over HTTP), one bounded tag page is asked too
+# (first by `existing`, beside the probes by survey.py): when the repository has at
+# most TAG_PAGE tags, that page answers every stage at once (docs/benchmarks.md,
+# "Inventory strategies"). Over HTTP the page must save more than a few round trips of
+# every connection: to serve one page Distribution reads every tag the repository
+# holds, a cost on the registry of every host's plan that grows with its history.
 PROBE_MAX = 8
-TAG_PAGE = 1000
 PROBE_JOBS = 16
+HTTP_PROBE_MAX = 4 * PROBE_JOBS
+TAG_PAGE = 1000
+
+
+def page_pays(probes: int, over_http: bool) -> bool:
+    """Whether one bounded tag page is worth asking besides `probes` probes."""
+    return probes > (HTTP_PROBE_MAX if over_http else PROBE_MAX)
 BACKOFF_BASE = 0.5  # seconds; doubled per attempt, with full jitter
 BACKOFF_MAX = 8.0
 
@@ -89,7 +98,7 @@ class Remote:
         tags = None
         if strategy == "list":
             tags = self.list_tags()
-        elif strategy == "auto" and len(unique) > PROBE_MAX:
+        elif strategy == "auto" and page_pays(len(unique), self.http.usable()):
             tags = self.tag_page()  # one request; None when the repository has more
         self.strategy = "probe" if tags is None else "list"
         if tags is not None:

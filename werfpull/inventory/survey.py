@@ -7,12 +7,13 @@ image from the last stage backwards, in two waves, each in parallel and each sig
 asked once: every image's last stage (usually present: one probe per image), then, for
 the images whose last stage is missing, every stage below it down to one held here.
 The planner takes the last present one; the second wave asks a few stages more than
-one by one would, and saves a round trip per stage. When more than
-`PROBE_MAX` probes may still be needed, one bounded tag page is asked beside them over
-HTTP: when it comes back holding every tag (a repository of at most `TAG_PAGE`), it
-answers the rest at once; a larger repository costs that one request and no waiting,
-so planning time does not grow with the repository's history. Where reads cannot go
-over HTTP (each probe a skopeo process), the page is asked first instead.
+one by one would, and saves a round trip per stage. When more probes may still be
+needed than a few round trips of every connection make (`registry.page_pays`), one
+bounded tag page is asked beside them over HTTP: when it comes back holding every tag
+(a repository of at most `TAG_PAGE`), it answers the rest at once; a larger repository
+costs that one request and no waiting, so planning time does not grow with the
+repository's history. Where reads cannot go over HTTP (each probe a skopeo process),
+the page is asked first instead, past `PROBE_MAX` probes.
 `--inventory list` lists every tag; `--inventory probe` never lists. Stages below
 the one chosen are never asked: their remote state is unknown (None).
 """
@@ -23,7 +24,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from werfpull.inventory.registry import PROBE_MAX, TAG_PAGE, Remote
+from werfpull.inventory.registry import TAG_PAGE, Remote, page_pays
 from werfpull.refs import stage_tag
 
 log = logging.getLogger("werfpull.inventory")
@@ -51,8 +52,11 @@ def survey(chains: list[list[str]], local: dict, remote: Remote, strategy: str,
     page = None
     for depth in (1, 2):
         below, tags = _below(pending, local, depth), None
-        if strategy == "auto" and page is None and len(below) > PROBE_MAX:
-            if remote.http.usable():
+        if strategy == "auto" and page is None:
+            over_http = remote.http.usable()
+            if not page_pays(len(below), over_http):
+                pass
+            elif over_http:
                 page = _Page(remote)  # asked beside the probes, never waited for
             else:  # each probe would be a skopeo process: one listing first
                 tags = remote.tag_page()
