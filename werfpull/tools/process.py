@@ -71,6 +71,8 @@ def _die_with_parent() -> None:
     """
     if _PRCTL is not None:
         _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _sh():
     """The sh library, imported with the first command: its import (asyncio with it)
     is a third of werfpull's start-up, which a plan read over HTTP never needs."""
@@ -81,8 +83,8 @@ def _sh():
 
 def preload() -> None:
     """Import sh on a background thread, for a caller about to wait on files and the
-    network before its first command (`pull`, `apply`): the import then costs no wall
-    time. A command run meanwhile waits for the import to finish (the import lock)."""
+    network before its first command (`pull`, `apply`): the import overlaps those
+    waits. A command run meanwhile waits for the import to finish (the import lock)."""
     threading.Thread(target=_sh, daemon=True, name="werfpull-preload").start()
 
 
