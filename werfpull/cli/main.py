@@ -63,7 +63,6 @@ def _announce(plan, dest: str) -> None:
 
 
 def cmd_pull(args) -> int:
-    process.preload()
     from werfpull.commands.pull import pull
 
     req, opts = PlanGroup.build(args), ApplyGroup.build(args)

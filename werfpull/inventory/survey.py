@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from werfpull.inventory.registry import TAG_PAGE, Remote, page_pays
 from werfpull.refs import stage_tag
+from werfpull.tools import process
 
 log = logging.getLogger("werfpull.inventory")
 
@@ -42,10 +43,12 @@ def survey(chains: list[list[str]], local: dict, remote: Remote, strategy: str,
     """`chains`: each planned image's stage signatures, first to last."""
     if all_stages:
         wanted = list(dict.fromkeys(s for c in chains for s in c if s not in local))
+        process.preload()
         return _report(_everything(wanted, remote, strategy), remote)
     pending = [c for c in chains if c and c[-1] not in local]
     if not pending:
         return _report(Survey(set(), set(), "local"), remote)
+    process.preload()  # the registry is asked: copies may follow
     if strategy == "list":
         return _report(_everything(_below(pending, local, 1), remote, "list"), remote)
     found: dict[str, bool] = {}

@@ -81,11 +81,16 @@ def _sh():
     return sh
 
 
+_preloading = threading.Lock()
+
+
 def preload() -> None:
-    """Import sh on a background thread, for a caller about to wait on files and the
-    network before its first command (`pull`, `apply`): the import overlaps those
-    waits. A command run meanwhile waits for the import to finish (the import lock)."""
-    threading.Thread(target=_sh, daemon=True, name="werfpull-preload").start()
+    """Import sh on a background thread, for a caller about to wait on the network
+    before a command may run (a plan's registry reads, `apply`'s tag reads): the import
+    overlaps those waits. Not sooner: a complete rerun asks no registry and runs no
+    command. A command run meanwhile waits for the import to finish (the import lock)."""
+    if _preloading.acquire(blocking=False):  # once per process
+        threading.Thread(target=_sh, daemon=True, name="werfpull-preload").start()
 
 
 _live: dict[int, object] = {}
