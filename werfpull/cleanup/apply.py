@@ -21,6 +21,7 @@ from werfpull.cleanup.model import CleanupPlan
 from werfpull.config.load import render_config
 from werfpull.errors import PlanError, RegistryError
 from werfpull.inventory.registry import Remote
+from werfpull.plan.planfile import check_repo
 from werfpull.refs import parse_repo, sha256_digest
 from werfpull.tools import skopeo
 
@@ -38,9 +39,7 @@ class CleanupOutcome:
 def check_current(plan: CleanupPlan, path: str, *, repo: str | None, directory: str,
                   config: str | None, force: bool) -> None:
     """Refuse a plan for another repository, or whose keep set no longer holds."""
-    if repo is not None and parse_repo(repo).name != plan.repo:
-        raise PlanError(f"{path}: the cleanup plan is for {plan.repo}, not {repo}",
-                        hint="plan again for this repository")
+    check_repo(path, plan.repo, repo, "cleanup plan")
     if force:
         return
     history = History(directory, config, None)

@@ -200,12 +200,18 @@ class _Checker:
         return data[key]
 
 
+def check_repo(path: str, planned: str, repo: str | None, what: str = "plan") -> None:
+    """Refuse a plan (`what`: a pull or a cleanup plan) made for another repository
+    than the one `--repo` names."""
+    if repo is not None and parse_repo(repo).name != planned:
+        raise PlanError(f"{path}: the {what} is for {planned}, not {repo}",
+                        hint="plan again for this repository")
+
+
 def check_fresh(plan: Plan, path: str, *, repo: str | None, directory: str,
                 config: str | None, force: bool) -> None:
     """Refuse a plan made for another repository or an older state of the config."""
-    if repo is not None and parse_repo(repo).name != plan.repo:
-        raise PlanError(f"{path}: the plan is for {plan.repo}, not {repo}",
-                        hint="plan again for this repository")
+    check_repo(path, plan.repo, repo)
     if force:
         return
     try:
