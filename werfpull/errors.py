@@ -124,3 +124,10 @@ class TransferFailed(WerfpullError):
     def with_outcome(self, outcome) -> TransferFailed:
         self.outcome = outcome
         return self
+
+
+def close_matches(word: str, known, n: int = 1) -> list[str]:
+    """The known names nearest a wrong one, for a hint (difflib, imported only then)."""
+    import difflib
+
+    return difflib.get_close_matches(word, known, n=n)

@@ -6,13 +6,12 @@ repository holds it, and how a `fromLatest` base image's digest is asked for.
 
 from __future__ import annotations
 
-import difflib
 import os
 from dataclasses import dataclass
 
 from werfpull.config.load import load_config
 from werfpull.config.model import Config, Image
-from werfpull.errors import UsageError
+from werfpull.errors import UsageError, close_matches
 from werfpull.inventory.registry import manifest_digest
 from werfpull.refs import Repo
 from werfpull.signatures.dockercontext import DockerContexts
@@ -34,7 +33,7 @@ class Project:
             known = {i.name for i in self.config.images if i.name is not None}
             for name in names:
                 if name not in known:
-                    near = difflib.get_close_matches(name, sorted(known), n=1)
+                    near = close_matches(name, sorted(known), n=1)
                     raise UsageError(f"{self.config.path}: no image or artifact named {name!r}",
                                      hint=f"did you mean {near[0]!r}?" if near else
                                      f"known: {', '.join(sorted(known)) or 'none'}")

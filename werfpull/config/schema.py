@@ -5,12 +5,10 @@ Every mistake becomes a one-line `ConfigError` naming file, line, document and k
 
 from __future__ import annotations
 
-import difflib
-
 from werfpull.config import dockerfile, werf2
 from werfpull.config.model import Config, GitMapping, Image, Import, Mount
 from werfpull.config.yamldoc import Document, describe
-from werfpull.errors import ConfigError
+from werfpull.errors import ConfigError, close_matches
 from werfpull.signatures.stages import DEP_STAGES, IMPORT_STAGES, USER_STAGES
 
 IMAGE_KEYS = (
@@ -81,7 +79,7 @@ def _check_names(config: Config) -> None:
         for kind, ref, key, line in _reference_sites(image):
             if ref not in kinds or kind not in ("any", kinds[ref]):
                 other = f" ({ref!r} is an {kinds[ref]})" if ref in kinds else ""
-                near = difflib.get_close_matches(
+                near = close_matches(
                     ref, [n for n, k in kinds.items() if kind in ("any", k) and n], n=1)
                 what = "image or artifact" if kind == "any" else kind
                 raise ConfigError(
@@ -134,7 +132,7 @@ class _Parser:
             raise self.error(at, f"expected a mapping, got {describe(value)}")
         for key in value:
             if key not in allowed:
-                near = difflib.get_close_matches(key, allowed, n=1)
+                near = close_matches(key, allowed, n=1)
                 raise self.error(
                     at + (key,), "unknown key", key=_dotted(at + (key,)),
                     hint=f"did you mean {near[0]!r}?" if near else

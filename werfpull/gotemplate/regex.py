@@ -12,17 +12,28 @@ from __future__ import annotations
 
 import functools
 
-import re2
-
 from werfpull.gotemplate.values import _b, _s
 
-_OPTIONS = re2.Options()
-_OPTIONS.log_errors = False  # RE2 would print every bad pattern to stderr
 _MAX_PATTERN = 64 * 1024
 
 
 class RegexError(Exception):
     """A pattern Go's regexp.Compile refuses."""
+
+
+def _re2():
+    """RE2, imported with the first pattern: most configs use none, and its import is a
+    measurable part of every werfpull start."""
+    import re2
+
+    return re2
+
+
+@functools.cache
+def _options():
+    options = _re2().Options()
+    options.log_errors = False  # RE2 would print every bad pattern to stderr
+    return options
 
 
 @functools.lru_cache(maxsize=256)
@@ -33,8 +44,9 @@ def compile_go(pattern: str):
         raise RegexError("error parsing regexp: expression too large")
     if b"\\C" in raw.replace(b"\\\\", b""):  # RE2 has \C (any byte); Go refuses it
         raise RegexError("error parsing regexp: invalid escape sequence: `\\C`")
+    re2 = _re2()
     try:
-        return re2.compile(raw, _OPTIONS)
+        return re2.compile(raw, _options())
     except re2.error as exc:
         detail = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(
             exc.args[0], bytes) else str(exc)

@@ -15,8 +15,6 @@ import os
 import stat
 from dataclasses import dataclass
 
-import dockerfile as buildkit
-
 from werfpull.config.model import Image
 from werfpull.errors import ConfigError
 from werfpull.signatures.dockerignore import BadPattern, DockerIgnore, go_clean
@@ -48,6 +46,8 @@ class DockerfileInputs:
 def stage_names(text: bytes, where: str) -> list[str]:
     """The build stages a Dockerfile names (`FROM ... AS name`), lower-cased as BuildKit
     compares them."""
+    import dockerfile as buildkit  # BuildKit's grammar, needed by Dockerfile images only
+
     try:
         commands = buildkit.parse_string(text.decode("utf-8", "replace"))
     except buildkit.GoParseError as exc:
