@@ -20,6 +20,24 @@ from tests.support.runs import Running, skopeo_children, wait_until
 MEASURED: dict[str, float] = {}
 
 
+def signal_once_stalled(proxy, connections: int, sig, *args) -> tuple[Running, int, float]:
+    """`werfpull ARGS` in the background; once it has opened a connection past the first
+    `connections` (its read then hangs on the stalled proxy), `sig`: the run, its exit
+    code and the seconds from the signal to the exit."""
+    run = Running(*args)
+    try:
+        wait_until(lambda: proxy.connections > connections or run.proc.poll() is not None,
+                   "a stalled registry read")
+        assert run.proc.poll() is None, run.stderr
+        time.sleep(0.3)
+        started = time.monotonic()
+        run.proc.send_signal(sig)
+        rc = run.wait(timeout=20)
+        return run, rc, time.monotonic() - started
+    finally:
+        run.kill()
+
+
 @pytest.mark.parametrize("command", ["plan", "pull"])
 @pytest.mark.parametrize("sig, code, word", [
     (signal.SIGINT, 130, "interrupted"),
@@ -29,19 +47,9 @@ def test_a_signal_stops_planning_against_a_stalled_registry(project, proxy, tmp_
                                                             command, sig, code, word):
     proxy.stall(200)
     mark = proxy.host  # every probe's argv names the proxy
-    run = Running(command, *project.args("--dest", oci(tmp_path)))
-    try:
-        # Planning's first registry read (the HTTP ping, or a skopeo probe) hangs.
-        wait_until(lambda: proxy.connections >= 1 or run.proc.poll() is not None,
-                   "a stalled registry read")
-        assert run.proc.poll() is None, run.stderr
-        time.sleep(0.3)
-        started = time.monotonic()
-        run.proc.send_signal(sig)
-        rc = run.wait(timeout=20)
-        seconds = time.monotonic() - started
-    finally:
-        run.kill()
+    # Planning's first registry read (the HTTP ping, or a skopeo probe) hangs.
+    run, rc, seconds = signal_once_stalled(
+        proxy, 0, sig, command, *project.args("--dest", oci(tmp_path)))
     assert rc == code, run.stderr
     assert f"werfpull: {word}" in run.stderr
     assert "Traceback" not in run.stderr
@@ -61,18 +69,8 @@ def test_a_signal_stops_apply_while_its_tag_reads_stall(project, proxy, tmp_path
     path, _ = project.save_plan(dest)
     before = proxy.connections
     proxy.stall(200)
-    run = Running("apply", path, "--dir", project.dir, "--insecure-registry")
-    try:
-        wait_until(lambda: proxy.connections > before or run.proc.poll() is not None,
-                   "a stalled tag read")
-        assert run.proc.poll() is None, run.stderr
-        time.sleep(0.3)
-        started = time.monotonic()
-        run.proc.send_signal(sig)
-        rc = run.wait(timeout=20)
-        seconds = time.monotonic() - started
-    finally:
-        run.kill()
+    run, rc, seconds = signal_once_stalled(
+        proxy, before, sig, "apply", path, "--dir", project.dir, "--insecure-registry")
     assert rc == code, run.stderr
     assert "Traceback" not in run.stderr
     assert skopeo_children(proxy.host) == []
