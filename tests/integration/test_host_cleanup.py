@@ -112,3 +112,28 @@ def test_host_cleanup_refuses_a_destination_it_cannot_list(project, dest):
     assert r.returncode == 2, r.stderr
     assert f"host-cleanup works on containers-storage and oci:DIR, not {dest}" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_host_cleanup_repairs_a_torn_index_and_refuses_one_that_is_no_index(project,
+                                                                            tmp_path):
+    """The index is read as planning reads it (destinations/oci.py `read_index`)."""
+    directory, used = project
+    dest = f"oci:{tmp_path}/layout"
+    names = _fill(dest, tmp_path, used)
+    index = tmp_path / "layout" / "index.json"
+    whole = index.read_bytes()
+    index.write_bytes(whole[:-40])  # a write cut off inside the last descriptor
+
+    r = werfpull("host-cleanup", "--dest", dest, "--dir", directory, "--dry-run",
+                 "--format", "json")
+
+    assert r.returncode == 0, r.stderr
+    planned = {s["name"] for s in json.loads(r.stdout)}
+    assert names["old40"] in planned and names["used0"] not in planned
+    assert (tmp_path / "layout" / "index.json.torn").read_bytes() == whole[:-40]
+
+    index.write_text("garbage")
+    r = werfpull("host-cleanup", "--dest", dest, "--dir", directory, "--dry-run")
+    assert r.returncode == 2, r.stderr
+    assert f"{index} is not an OCI index" in r.stderr
+    assert "Traceback" not in r.stderr

@@ -114,7 +114,7 @@ class OCILayout(Destination):
 
     def local_images(self, prefixes):
         directory = self.location
-        index = _read_index(directory)
+        index = read_index(directory)
         out = []
         for desc in index.get("manifests", []):
             name = (desc.get("annotations") or {}).get(REF_NAME, "")
@@ -181,8 +181,18 @@ def oci_lock(directory: str, *, exclusive: bool):
 
 
 def oci_refs(directory: str) -> dict[str, str]:
-    """{ref name: manifest digest} of an OCI layout; empty when there is none yet. A torn
-    index is repaired first (oci_index.py)."""
+    """{ref name: manifest digest} of an OCI layout; empty when there is none yet."""
+    out = {}
+    for desc in read_index(directory).get("manifests", []):
+        name = (desc.get("annotations") or {}).get(REF_NAME)
+        if name:
+            out[name] = desc.get("digest")
+    return out
+
+
+def read_index(directory: str) -> dict:
+    """The layout's index, empty when there is none yet. A torn index is repaired first
+    (oci_index.py); one that cannot be read or is no index is a UsageError."""
     if not os.path.isdir(directory):
         return {}
     try:
@@ -191,19 +201,13 @@ def oci_refs(directory: str) -> dict[str, str]:
         if raw is None:
             return {}
         try:
-            index = parse_index(directory, raw)
+            return parse_index(directory, raw)
         except TornIndex:
             with oci_lock(directory, exclusive=True):
                 repair(directory)
-            return oci_refs(directory)
+            return read_index(directory)
     except OSError as exc:
         raise UsageError(f"{directory}/index.json cannot be read: {exc.strerror or exc}") from None
-    out = {}
-    for desc in index.get("manifests", []):
-        name = (desc.get("annotations") or {}).get(REF_NAME)
-        if name:
-            out[name] = desc.get("digest")
-    return out
 
 
 def _read_bytes(path: str) -> bytes | None:
@@ -257,14 +261,6 @@ def _read_json(directory: str, digest: str) -> dict:
             return json.load(fh)
     except (OSError, ValueError):
         return {}
-
-
-def _read_index(directory: str) -> dict:
-    path = os.path.join(directory, "index.json")
-    if not os.path.exists(path):
-        return {}
-    with oci_lock(directory, exclusive=False), open(path, encoding="utf-8") as fh:
-        return json.load(fh)
 
 
 def _remove_unreached(directory: str, names: set[str]) -> None:
