@@ -32,13 +32,13 @@ PROBE_MAX = 8
 PROBE_JOBS = 16
 HTTP_PROBE_MAX = 4 * PROBE_JOBS
 TAG_PAGE = 1000
+BACKOFF_BASE = 0.5  # seconds; doubled per attempt, with full jitter
+BACKOFF_MAX = 8.0
 
 
 def page_pays(probes: int, over_http: bool) -> bool:
     """Whether one bounded tag page is worth asking besides `probes` probes."""
     return probes > (HTTP_PROBE_MAX if over_http else PROBE_MAX)
-BACKOFF_BASE = 0.5  # seconds; doubled per attempt, with full jitter
-BACKOFF_MAX = 8.0
 
 
 def backoff(attempt: int) -> float:

@@ -57,12 +57,11 @@ def survey(chains: list[list[str]], local: dict, remote: Remote, strategy: str,
         below, tags = _below(pending, local, depth), None
         if strategy == "auto" and page is None:
             over_http = remote.http.usable()
-            if not page_pays(len(below), over_http):
-                pass
-            elif over_http:
-                page = _Page(remote)  # asked beside the probes, never waited for
-            else:  # each probe would be a skopeo process: one listing first
-                tags = remote.tag_page()
+            if page_pays(len(below), over_http):
+                if over_http:
+                    page = _Page(remote)  # asked beside the probes, never waited for
+                else:  # each probe would be a skopeo process: one listing first
+                    tags = remote.tag_page()
         if tags is None and page is not None:
             tags = page.answer()
         if tags is not None:
