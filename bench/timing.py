@@ -85,6 +85,26 @@ def run_cmd(argv: list[str], *, cwd: str | os.PathLike | None = None,
     return Sample(wall, usage.ru_utime + usage.ru_stime)
 
 
+def process_cpu(pid: int) -> float:
+    """User + system seconds a running process (a registry) has used so far."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()  # after "(comm)", which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def settled_cpu(pid: int, quiet: float = 0.1, limit: float = 2.0) -> float:
+    """`process_cpu` once the process has stopped using CPU for `quiet` seconds (a
+    request a client gave up on may still be running there), or after `limit`."""
+    last, deadline = process_cpu(pid), time.monotonic() + limit
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = process_cpu(pid)
+        if now == last:
+            break
+        last = now
+    return last
+
+
 def time_call(fn: Callable[[], object]) -> Sample:
     """Time an in-process call; CPU is this process's (all its threads)."""
     t0, c0 = time.perf_counter(), time.process_time()

@@ -119,6 +119,11 @@ class Registry:
         return f"http://{self.host}"
 
     @property
+    def pid(self) -> int | None:
+        """The registry's process id while it runs (benchmarks read its CPU time)."""
+        return self._proc.pid if self.running else None
+
+    @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
