@@ -104,6 +104,10 @@ def test_burst_of_503_while_planning_is_retried(project, proxy, tmp_path):
 
     assert proc.returncode == 0, proc.stderr
     assert proxy.stats()["faults_503"] == 3
+    # Not silent: each retry is said with its reason, and the run's count includes them.
+    retried = [line for line in proc.stderr.splitlines() if "a registry read" in line]
+    assert retried and all("503" in line for line in retried), proc.stderr
+    assert report(proc)["retries"] >= len(retried)
     proxy.clear()
     assert_complete(dest, json.loads(werfpull("plan", *project.args(
         "--dest", oci(tmp_path), "--format", "json")).stdout))

@@ -349,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout, sys.stderr = views.for_terminal(sys.stdout), views.for_terminal(sys.stderr)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="werfpull: %(message)s", stream=sys.stderr)
+    # sh logs each process's plumbing at INFO; werfpull's own -vv line names the command.
+    logging.getLogger("sh").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _sigterm)
     try:
         return args.func(args)

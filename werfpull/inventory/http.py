@@ -35,6 +35,7 @@ import ssl
 import threading
 import tomllib
 import urllib.parse
+from collections.abc import Callable
 
 from werfpull.inventory.bearer import Fallback, Tokens, challenge
 from werfpull.refs import DIGEST_RE, sha256_digest
@@ -55,9 +56,12 @@ class Client:
     """Kept-alive connections to one registry host, shared by threads."""
 
     def __init__(self, host: str, *, tls_verify: bool, authfile: str | None,
-                 timeout: float | None):
+                 timeout: float | None,
+                 on_server_error: Callable[[str], None] = lambda line: None):
         self.host, self.tls_verify, self.timeout = host, tls_verify, timeout
         self.authfile = authfile
+        # A 5xx or 429 answer is never read here: skopeo asks again, and retries.
+        self._on_server_error = on_server_error
         self._sent = 0
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
@@ -220,6 +224,9 @@ class Client:
                 if reused and attempt == 1:
                     continue  # the server closed an idle connection: open a new one
                 raise Fallback(f"{type(exc).__name__}: {exc}") from None
+            if response.status >= 500 or response.status == 429:
+                self._on_server_error(f"retry of a registry read through skopeo: {self.host}"
+                                      f" answered HTTP {response.status} to {method} {path}")
             if len(body) > MAX_BODY:
                 conn.close()
                 raise Fallback("response too large")

@@ -10,8 +10,11 @@ that cannot answer cleanly is asked again through skopeo.
 from __future__ import annotations
 
 import json
+import logging
 import random
+import threading
 import time
+from collections.abc import Callable
 
 from werfpull.errors import RegistryError, ServerError
 from werfpull.inventory import http
@@ -19,6 +22,8 @@ from werfpull.inventory.model import MalformedManifest, Manifest
 from werfpull.refs import Repo, sha256_digest, stage_tag
 from werfpull.tools import process, skopeo
 from werfpull.tools.registry_errors import classify, is_absent
+
+log = logging.getLogger("werfpull.inventory")
 
 # Probing costs one request per stage asked (a skopeo process when HTTP falls back),
 # listing one call whose cost grows with the repository's history. Past PROBE_MAX
@@ -46,16 +51,21 @@ def backoff(attempt: int) -> float:
     return random.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1)))
 
 
-def call(argv: list[str], opts: skopeo.RegistryOptions, host: str,
-         retries: int = 0) -> process.Result:
+def call(argv: list[str], opts: skopeo.RegistryOptions, host: str, retries: int = 0,
+         on_retry: Callable[[str], None] = lambda line: None) -> process.Result:
     """Run one registry read with `opts.timeout`, retrying server errors (5xx, 429):
-    skopeo's own retry skips them. Every registry call werfpull makes runs here."""
+    skopeo's own retry skips them. Every registry call werfpull makes runs here;
+    `on_retry` hears of each retry, with why."""
     for attempt in range(1, retries + 2):
         result = process.run(argv, timeout=opts.timeout)
-        if result.ok or attempt > retries or not isinstance(
-                classify(result, host, ""), ServerError):
+        if result.ok or attempt > retries:
             return result
-        time.sleep(backoff(attempt))
+        error = classify(result, host, "")
+        if not isinstance(error, ServerError):
+            return result
+        delay = backoff(attempt)
+        on_retry(f"retry {attempt} of a registry read in {delay:.1f} s: {error}")
+        time.sleep(delay)
     return result
 
 
@@ -70,13 +80,18 @@ def manifest_digest(ref: str, host: str, opts: skopeo.RegistryOptions, what: str
 class Remote:
     """The stages repository: which stages it has and their manifests."""
 
-    def __init__(self, repo: Repo, opts: skopeo.RegistryOptions, retries: int = 2):
+    def __init__(self, repo: Repo, opts: skopeo.RegistryOptions, retries: int = 2,
+                 on_retry: Callable[[str], None] = lambda line: None):
         self.repo, self.opts, self.retries = repo, opts, retries
+        self._on_retry = on_retry
+        self.retried = 0  # reads retried after a server error
+        self._lock = threading.Lock()
         self._manifests: dict[str, Manifest] = {}
         self.strategy: str | None = None
         self.processes = 0  # skopeo calls made
         self.http = http.Client(repo.host, tls_verify=opts.tls_verify,
-                                authfile=opts.authfile, timeout=opts.timeout)
+                                authfile=opts.authfile, timeout=opts.timeout,
+                                on_server_error=self._retrying)
 
     @property
     def calls(self) -> int:
@@ -187,8 +202,17 @@ class Remote:
         return result.stdout
 
     def _run(self, argv: list[str]) -> process.Result:
-        self.processes += 1
-        return call(argv, self.opts, self.repo.host, self.retries)
+        with self._lock:
+            self.processes += 1
+        return call(argv, self.opts, self.repo.host, self.retries, self._retrying)
+
+    def _retrying(self, line: str) -> None:
+        """Said as it happens, as a copy's retry is: a burst of server errors while
+        planning is not silent, and the run's count of retries includes it."""
+        with self._lock:
+            self.retried += 1
+        log.warning("%s", line)
+        self._on_retry(line)
 
     def manifests(self, signatures: list[str]) -> dict[str, Manifest]:
         """Manifests of stages known to exist; one that vanished meanwhile is an error."""

@@ -127,6 +127,7 @@ def _below(chains: list[list[str]], local: dict, depth: int) -> list[str]:
 
 
 def _report(result: Survey, remote: Remote) -> Survey:
-    log.info("inventory: %s, %d registry calls (%d HTTP requests, %d skopeo processes)",
-             result.strategy, remote.calls, remote.http.requests, remote.processes)
+    log.info("inventory: %s, %d registry calls (%d HTTP requests, %d skopeo processes),"
+             " %d retried", result.strategy, remote.calls, remote.http.requests,
+             remote.processes, remote.retried)
     return result

@@ -6,6 +6,7 @@ one request; everything it decides is decided in `planner.py`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from werfpull.destinations import default_dest, parse_dest
@@ -42,7 +43,9 @@ class PlanRequest:
     platforms: list[str] = field(default_factory=list)  # narrow to these (--platform)
 
 
-def make_plan(req: PlanRequest) -> Plan:
+def make_plan(req: PlanRequest,
+              on_retry: Callable[[str], None] = lambda line: None) -> Plan:
+    """The plan for `req`; `on_retry` hears of each registry read retried meanwhile."""
     repo = parse_repo(req.repo)
     if req.dest:
         dest, dest_reason = parse_dest(req.dest), "given with --dest"
@@ -53,7 +56,7 @@ def make_plan(req: PlanRequest) -> Plan:
     signatures = [s.signature for image in planned for s in image.stages]
     # The destination first: a daemon that is down fails the plan before any registry call.
     local = local_stages(dest, repo, signatures, req.registry)
-    remote = Remote(repo, req.registry, req.retries)
+    remote = Remote(repo, req.registry, req.retries, on_retry)
     # Stages this destination got from werfpull and still holds as they landed need no
     # registry read; any other local stage is checked against the registry's manifest.
     found = survey(chains(planned, req.all_stages), ledger.unchanged(dest, local), remote,
