@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import signal
 import time
 import urllib.error
@@ -100,7 +101,7 @@ def test_burst_of_503_while_planning_is_retried(project, proxy, tmp_path):
     dest = store(tmp_path)
     proxy.fail_next(3)
 
-    proc = werfpull("pull", *project.args("--dest", dest, "--format", "json"))
+    proc = werfpull("pull", *project.args("--dest", dest, "--format", "json", "-v"))
 
     assert proc.returncode == 0, proc.stderr
     assert proxy.stats()["faults_503"] == 3
@@ -108,6 +109,9 @@ def test_burst_of_503_while_planning_is_retried(project, proxy, tmp_path):
     retried = [line for line in proc.stderr.splitlines() if "a registry read" in line]
     assert retried and all("503" in line for line in retried), proc.stderr
     assert report(proc)["retries"] >= len(retried)
+    assert re.search(rf"inventory: .*, {len(retried)} retried", proc.stderr), proc.stderr
+    # -v is werfpull's account, not sh's plumbing of each process it starts.
+    assert "<Command" not in proc.stderr, proc.stderr
     proxy.clear()
     assert_complete(dest, json.loads(werfpull("plan", *project.args(
         "--dest", oci(tmp_path), "--format", "json")).stdout))

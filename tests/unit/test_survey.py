@@ -36,7 +36,7 @@ class FakeRemote:
         self.repo = parse_repo("127.0.0.1:5000/app/stages")
         self.probed: list[list[str]] = []
         self.listed = 0
-        self.calls = self.processes = 0
+        self.calls = self.processes = self.retried = 0
         self.wait_for_page = False
 
     def probe_all(self, signatures):
