@@ -114,7 +114,7 @@ def cmd_apply(args) -> int:
 def cmd_script(args) -> int:
     from werfpull.commands.script import script
 
-    req = PlanGroup.build(args) if args.repo else None
+    req = PlanGroup.build(args) if args.repo is not None else None
     plan, text = script(req, args.plan_file)
     if args.output:
         write_atomic(args.output, text, mode=0o755)
