@@ -157,6 +157,51 @@ def test_corrupted_bundle_is_refused_before_anything_is_copied(project, repo, tm
     assert not target.exists()
 
 
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_layout_another_script_is_writing_is_left_alone(project, repo, tmp_path,
+                                                          minimal_path, shell):
+    """Two scripts writing one OCI layout would lose each other's stages (skopeo
+    rewrites index.json whole): the second stops at once, touching nothing."""
+    plan = make(repo, project, tmp_path)
+    script = write_script(plan, tmp_path)
+    bundle, dest = tmp_path / "bundle", tmp_path / "dest"
+    writer = subprocess.Popen(["sleep", "60"])  # a live pid, standing for the first script
+    try:
+        for directory, args, env in ((bundle, ("export", str(bundle)), {}),
+                                     (dest, ("pull",), {"WERFPULL_DEST": f"oci:{dest}"})):
+            directory.mkdir()
+            (directory / ".pull-cache.lock").write_text(f"{writer.pid}\n")
+            proc = run_script(script, *args, path=minimal_path, shell=shell, env=env)
+            assert proc.returncode == 1, proc.stderr
+            assert f"another script (pid {writer.pid}) is writing {directory}" in proc.stderr
+            # Nothing written, and the first writer's lock is still its own.
+            assert sorted(os.listdir(directory)) == [".pull-cache.lock"]
+            assert (directory / ".pull-cache.lock").read_text() == f"{writer.pid}\n"
+    finally:
+        writer.kill()
+        writer.wait()
+
+
+def test_a_lock_whose_writer_is_gone_is_taken_over_and_released(project, repo, tmp_path,
+                                                                 minimal_path):
+    plan = make(repo, project, tmp_path)
+    script = write_script(plan, tmp_path)
+    bundle = tmp_path / "bundle"
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its pid names no process now
+    bundle.mkdir()
+    (bundle / ".pull-cache.lock").write_text(f"{gone.pid}\n")
+    proc = run_script(script, "export", str(bundle), path=minimal_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (bundle / "SHA256SUMS").is_file() and not (bundle / ".pull-cache.lock").exists()
+    dest = tmp_path / "imported"
+    proc = run_script(script, "import", str(bundle), path=minimal_path,
+                      env={"WERFPULL_DEST": f"oci:{dest}"})
+    assert proc.returncode == 0, proc.stderr
+    assert oci_digests(dest) == {Repo(repo).tagged(p.signature): p.digest for p in plan.pulls}
+    assert not (dest / ".pull-cache.lock").exists()
+
+
 def test_bundle_of_another_plan_is_refused(project, repo, tmp_path, minimal_path):
     plan = make(repo, project, tmp_path)
     bundle = tmp_path / "bundle"
