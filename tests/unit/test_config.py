@@ -82,7 +82,7 @@ ERRORS = [
     ("cacheVersion-boolean", META + "---\nimage: a\nfrom: x\nshell:\n  cacheVersion: true\n",
      7, "shell.cacheVersion", "expected a string or an integer, got a boolean"),
     ("fromCacheVersion-float", META + "---\nimage: a\nfrom: x\nfromCacheVersion: 1.5\n", 6,
-     "fromCacheVersion", "got a number"),
+     "fromCacheVersion", "got a float"),
     ("owner-list", META + "---\nimage: a\nfrom: x\ngit:\n- to: /app\n  owner: [1]\n", 8,
      "git[0].owner", "got a list"),
     ("from-integer", META + "---\nimage: a\nfrom: 3\n", 5, "from", "expected a string"),
@@ -234,6 +234,32 @@ def test_unknown_reference_without_near_match_has_no_hint():
     msg = str(error_of(META + "---\nimage: a\nfromImage: zzzzzz\n"))
     assert msg == f"{PATH}:5: document 2, key 'fromImage': image 'a' references unknown" \
         " image 'zzzzzz'"
+
+
+def test_a_registry_reference_where_a_config_image_belongs_says_how_to_write_it():
+    msg = str(error_of(META + "---\nimage: a\nfromImage: alpine@sha256:" + "0" * 64 + "\n"))
+    assert msg.endswith("(fromImage names an image of this config; for a registry image"
+                        " write from: alpine@sha256:" + "0" * 64 + ")"), msg
+    msg = str(error_of(META + "---\nimage: a\nfrom: x\nimport:\n- image: ghcr.io/jq:1.7\n"
+                       "  add: /jq\n  before: install\n"))
+    assert "key 'import[0].image'" in msg and msg.endswith(
+        "write import[0].from: ghcr.io/jq:1.7)"), msg
+
+
+def test_from_naming_an_image_of_the_config_is_signed_as_the_spec_says_and_said(caplog):
+    """werf 2 would build on the config's image; spec section 1 reads `from` as a registry
+    reference. The signature follows the spec, and the user is told."""
+    text = META + "---\nimage: base\nfrom: alpine\n---\nimage: app\nfrom: base\n"
+    with caplog.at_level("WARNING", logger="werfpull.config"):
+        config = parse(text)
+    assert config.get("app").from_ == "base" and config.get("app").from_image is None
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 1 and warned[0].startswith(f"{PATH}:7: document 3, key 'from': ")
+    assert "(write fromImage: base to build on the config's image)" in warned[0]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="werfpull.config"):
+        parse(META + "---\nimage: base\nfrom: alpine\n---\nimage: app\nfrom: other\n")
+    assert not caplog.records
 
 
 def test_cycle_is_found_by_parse_and_reported_once():

@@ -63,6 +63,12 @@ from: alpine
     ("image: a\ndockerfile: 3\n", 5, "dockerfile", "expected a string"),
     ("image: a\ndockerfile: D\nargs: {A: [1]}\n", 6, "args.A", "string or an integer"),
     ("image: a\ndockerfile: D\nargs: {A: true}\n", 6, "args.A", "string or an integer"),
+    # Spec section 9 refuses them; werf's templates write `{{ .Version }}` unquoted, so the
+    # message says what YAML made of it and how to keep it a string.
+    ("image: a\ndockerfile: D\nargs: {A: 1.10}\n", 6, "args.A",
+     'got a float (1.1; spec section 9) (quote it: A: "1.1")'),
+    ("image: a\ndockerfile: D\ncontextAddFiles: {x: 1}\n", 6, "contextAddFiles",
+     "expected a string or a list of strings, got a mapping"),
     ("image: a\ndockerfile: D\ncontextAddFiles: [1]\n", 6, "contextAddFiles[0]",
      "expected a string"),
     ("image: a\ndockerfile: D\ndependencies: [{image: a, after: setup}]\n", 6,
@@ -90,6 +96,17 @@ def test_errors_are_one_located_line(body, line, key, fragment):
     message = str(err.value)
     assert message.startswith(f"{PATH}:{line}: ") and "\n" not in message
     assert err.value.key == key and fragment in message
+
+
+def test_one_string_is_a_list_of_it_as_werf_reads_it():
+    """werf's own fixtures write `contextAddFiles: test/dir`; the image signs as with
+    the one-element list."""
+    one = parse("image: a\ndockerfile: D\ncontextAddFiles: test/dir\naddHost: db:10.0.0.1\n")
+    listed = parse("image: a\ndockerfile: D\ncontextAddFiles: [test/dir]\n"
+                   "addHost: [db:10.0.0.1]\n")
+    assert one.get("a").dockerfile == listed.get("a").dockerfile
+    assert one.get("a").dockerfile.context_add_files == ("test/dir",)
+    assert one.get("a").dockerfile.add_host == ("db:10.0.0.1",)
 
 
 def test_stapel_images_reference_dockerfile_images_and_back():

@@ -181,7 +181,11 @@ def test_env_reads_the_process_environment(monkeypatch):
     ("{{ .Commit.Date.Human }}", 1, 4, ".Commit.Date.Human is not supported"),
     ('{{ .Files.Get "nope.txt" }}', 1, 4, "no such file in the commit HEAD"),
     ('{{ .Files.Get "../x" }}', 1, 4, "the path leaves the git repository"),
-    ('{{ .Files.Get "/etc/passwd" }}', 1, 4, "the path must be relative"),
+    ('{{ .Files.Get "/etc/passwd" }}', 1, 4, "no such file in the commit HEAD"),
+    ('{{ .Files.Get "" }}', 1, 4, "the path must name a file of the project directory"),
+    ('{{ .Files.Glob "images/[ab" }}', 1, 4,
+     '{{ .Files.Glob "images/[ab" }}: bad glob: a class [ is not closed'),
+    ('{{ .Files.Glob "images/{a,b" }}', 1, 4, "bad glob: a { is not closed"),
     ("{{ . }}", 1, 1, "cannot print map[string]interface {}: it holds .Commit"),
     ('{{ printf "%*d" 1 2 }}', 1, 4, "printf: %* in a format is not supported"),
     ('{{ substr 0 2 "h\u00e9llo" }}', 1, 4, "cutting a multi-byte character is not supported"),
@@ -383,6 +387,41 @@ def test_project_in_a_subdirectory_reads_paths_relative_to_it(git_repo):
     assert render_werf_config(text, "werf.yaml", directory) == "outside|true"
     with pytest.raises(TemplateError, match="the path leaves the git repository"):
         render_werf_config('{{ .Files.Get "../../top.txt" }}', "werf.yaml", directory)
+
+
+def test_files_take_a_leading_slash_as_the_project_directory(git_repo):
+    """werf joins the path to the project directory (deckhouse modules write
+    `.Files.Get "/build/versions.yml"`); it never reaches the host's root."""
+    git_repo.write("svc/build/v.txt", "1.2\n")
+    git_repo.write("svc/oss.yaml", "x: 1\n")
+    git_repo.commit()
+    directory = str(git_repo.path / "svc")
+    text = ('{{ .Files.Get "/build/v.txt" | trim }}|{{ .Files.Exists "/oss.yaml" }}|'
+            '{{ .Files.IsDir "/build" }}|{{ keys (.Files.Glob "/oss.yaml") }}|'
+            '{{ .Files.Exists "/etc/hostname" }}')
+    assert render_werf_config(text, "werf.yaml", directory) == "1.2|true|true|[oss.yaml]|false"
+
+
+def test_files_glob_reads_werfs_glob_syntax(git_repo):
+    """Alternatives and classes, as werf's `.Files.Glob` (doublestar) reads them: the
+    deckhouse module layout `images/*/{Dockerfile,werf.inc.yaml}` finds every image."""
+    for path in ("images/a/Dockerfile", "images/b/werf.inc.yaml", "images/c/README",
+                 "images/d/Dockerfile", "lit/x*y", "lit/xzy"):
+        git_repo.write(path, path)
+    git_repo.commit()
+    directory = str(git_repo.path)
+
+    def keys(pattern):
+        return render_werf_config(f'{{{{ keys (.Files.Glob "{pattern}") | sortAlpha }}}}',
+                                  "werf.yaml", directory)
+    assert keys("images/*/{Dockerfile,werf.inc.yaml}") == \
+        "[images/a/Dockerfile images/b/werf.inc.yaml images/d/Dockerfile]"
+    assert keys("images/[a-c]/*") == \
+        "[images/a/Dockerfile images/b/werf.inc.yaml images/c/README]"
+    assert keys("images/[!a-c]/*") == "[images/d/Dockerfile]"
+    assert keys("lit/x\\\\*y") == "[lit/x*y]"  # a backslash escapes the star
+    assert keys("images/{a,{c,d}}/*") == \
+        "[images/a/Dockerfile images/c/README images/d/Dockerfile]"
 
 
 def test_symlinks_inside_the_repository_are_followed(git_repo):

@@ -81,8 +81,10 @@ def _strings(p, key: str, data: dict) -> tuple[str, ...]:
     value = data.get(key)
     if value is None:
         return ()
+    if isinstance(value, str):  # werf reads one string as a list of it (docs/signatures.md)
+        return (value,)
     if not isinstance(value, list):
-        raise p.error((key,), f"expected a list of strings, got {describe(value)}")
+        raise p.error((key,), f"expected a string or a list of strings, got {describe(value)}")
     return tuple(p.string((key, i), v) for i, v in enumerate(value))
 
 
@@ -97,7 +99,9 @@ def _args(p, value) -> dict:
             continue  # an explicit null is an absent key
         if isinstance(arg, bool) or not isinstance(arg, (str, int)):
             raise p.error(("args", name), f"a build argument is a string or an integer,"
-                          f" got {describe(arg)}", key=f"args.{name}")
+                          f" got {describe(arg)} ({arg!r}; spec section 9)", key=f"args.{name}",
+                          hint=f"quote it: {name}: \"{_yaml_text(arg)}\"" if isinstance(
+                              arg, (bool, float)) else None)
         out[name] = str(arg)
     return out
 
@@ -133,3 +137,8 @@ def _dependencies(p, value) -> tuple[DockerfileDependency, ...]:
         deps.append(DockerfileDependency(p.string(at + ("image",), data["image"]),
                                          tuple(imports), p.doc.line_of(at)))
     return tuple(deps)
+
+
+def _yaml_text(value) -> str:
+    """A scalar as YAML wrote it, near enough for a hint (`true`, `1.1`)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)

@@ -5,11 +5,15 @@ Every mistake becomes a one-line `ConfigError` naming file, line, document and k
 
 from __future__ import annotations
 
+import logging
+
 from werfpull.config import dockerfile, werf2
 from werfpull.config.model import Config, GitMapping, Image, Import, Mount
 from werfpull.config.yamldoc import Document, describe
 from werfpull.errors import ConfigError, close_matches
 from werfpull.signatures.stages import DEP_STAGES, IMPORT_STAGES, USER_STAGES
+
+log = logging.getLogger("werfpull.config")
 
 IMAGE_KEYS = (
     "image", "from", "fromImage", "fromArtifact", "fromLatest", "fromCacheVersion",
@@ -85,8 +89,30 @@ def _check_names(config: Config) -> None:
                 raise ConfigError(
                     f"{image.label} references unknown {what} {ref!r}{other}",
                     file=config.path, line=line, document=f"document {image.document}",
-                    key=key, hint=f"did you mean {near[0]!r}?" if near else None,
+                    key=key, hint=_external_hint(key, ref) or (
+                        f"did you mean {near[0]!r}?" if near else None),
                 )
+        if image.from_ is not None and kinds.get(image.from_) == "image":
+            # werf 2 builds such an image on the config's image; spec section 1 reads
+            # `from` as a registry reference, always: say so rather than sign in silence.
+            log.warning("%s", ConfigError(
+                f"from: {image.from_!r} names an image of this config too; it is signed as"
+                f" the registry image {image.from_!r} (spec section 1), not built on that"
+                " image", file=config.path, line=image.line,
+                document=f"document {image.document}", key="from",
+                hint=f"write fromImage: {image.from_} to build on the config's image"))
+
+
+def _external_hint(key: str, ref: str) -> str | None:
+    """For a registry reference where a name of this config belongs (a tag or digest)."""
+    if "@" not in ref and ":" not in ref:
+        return None
+    if key == "fromImage":
+        return f"fromImage names an image of this config; for a registry image write from: {ref}"
+    if key.startswith("import[") and key.endswith(".image"):
+        return (f"import's image names an image of this config; for a registry image write"
+                f" {key[:-len('.image')]}.from: {ref}")
+    return None
 
 
 def _reference_sites(image: Image) -> list[tuple[str, str, str, int]]:

@@ -134,7 +134,7 @@ def describe(value) -> str:
     """What kind of YAML value `value` is, for an error message ("a string", "null")."""
     if value is None:
         return "null"
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+    return {bool: "a boolean", int: "an integer", float: "a float", str: "a string",
             list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
 
 

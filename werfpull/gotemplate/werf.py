@@ -20,7 +20,7 @@ from werfpull.gotemplate.lex import Source
 from werfpull.gotemplate.parse import Tree, _Parser
 from werfpull.gotemplate.sprig import _sprig, strval
 from werfpull.gotemplate.values import EnvEmpty, GoStruct, _b, _s
-from werfpull.signatures.globs import GlobSet
+from werfpull.signatures.globs import GlobError, GlobSet
 
 MAIN = "werfConfig"  # the name werf gives the template of werf.yaml itself
 PARTIALS_DIR = ".werf"
@@ -43,10 +43,11 @@ class Files(GoStruct):
                 "IsDir": Fn(("string",), None, self.is_dir)}
 
     def _path(self, call: str, rel: str) -> str:
-        norm = posixpath.normpath(rel) if rel else ""
-        if not rel or rel.startswith("/"):
-            raise _CallError(f"{{{{ .Files.{call} {_gq(rel)} }}}}: the path must be relative"
-                             " to the project directory")
+        if not rel:
+            raise _CallError(f"{{{{ .Files.{call} {_gq(rel)} }}}}: the path must name a file"
+                             " of the project directory")
+        # werf joins the path to the project directory: a leading "/" is that directory.
+        norm = posixpath.normpath(rel.lstrip("/") or ".")
         # Above the project directory is fine (werf reads it), outside the repository not.
         above = posixpath.normpath(getattr(self.reader, "prefix", "") + norm)
         if above == ".." or above.startswith("../"):
@@ -81,7 +82,11 @@ class Files(GoStruct):
 
     def glob(self, pattern: str) -> dict:
         def find(_):
-            matcher = GlobSet([pattern])
+            try:  # werf's glob syntax (doublestar's), not the git mappings' of section 5
+                matcher = GlobSet([pattern], extended=True)
+            except GlobError as exc:
+                raise _CallError(f"{{{{ .Files.Glob {_gq(pattern)} }}}}: bad glob: {exc}"
+                                 ) from None
             out = {}
             for path in self.reader.files():
                 if matcher.match(path):

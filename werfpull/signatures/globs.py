@@ -1,8 +1,13 @@
-"""Path globs of spec section 5, compiled to one regular expression per glob list.
+"""Path globs, compiled to one regular expression per glob list.
 
-`*` and `?` stay inside a segment, a `**` segment spans whole segments, every other
-character (`[` and `\\` included) is literal, and a glob that matches a directory
-takes everything under it.
+Spec section 5's globs (git mappings, imports): `*` and `?` stay inside a segment, a
+`**` segment spans whole segments, every other character (`[` and `\\` included) is
+literal, and a glob that matches a directory takes everything under it.
+
+`extended=True` reads them as werf's `.Files.Glob` does (doublestar's syntax): also
+`{a,b}` alternatives, `[abc]`, `[a-z]` and `[!a]` classes of one character other than
+`/`, and `\\` escaping the next character; a glob whose last segments are only stars
+also takes the path before them (werf's path matcher).
 """
 
 from __future__ import annotations
@@ -10,24 +15,77 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-
-def _fixed(piece: str) -> str:
-    return "".join("[^/]" if ch == "?" else re.escape(ch) for ch in piece)
+MAX_ALTERNATIVES = 1024  # a glob of nested braces expands multiplicatively
 
 
-def _segment(seg: str) -> str:
+class GlobError(ValueError):
+    """A glob that cannot be read: an unclosed `[` or `{`, an empty class."""
+
+
+def _pieces(seg: str, extended: bool) -> list[str]:
+    """One segment as regexes of one character each, and "*" for a star."""
+    out, i = [], 0
+    while i < len(seg):
+        ch = seg[i]
+        if ch == "*":
+            out.append("*")
+        elif ch == "?":
+            out.append("[^/]")
+        elif extended and ch == "\\" and i + 1 < len(seg):
+            i += 1
+            out.append(re.escape(seg[i]))
+        elif extended and ch == "[":
+            regex, i = _char_class(seg, i)
+            out.append(regex)
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return out
+
+
+def _char_class(seg: str, start: int) -> tuple[str, int]:
+    """The class opening at seg[start] as a regex, and the index of its `]`."""
+    i, negated = start + 1, False
+    if i < len(seg) and seg[i] in "!^":
+        negated, i = True, i + 1
+    chars: list[str] = []
+    while i < len(seg) and seg[i] != "]":
+        if seg[i] == "\\" and i + 1 < len(seg):
+            i += 1
+        chars.append(seg[i])
+        i += 1
+    if i >= len(seg) or not chars:
+        raise GlobError("a class [] is empty" if not chars and i < len(seg)
+                        else "a class [ is not closed")
+    body, k = "", 0
+    while k < len(chars):
+        if k + 2 < len(chars) and chars[k + 1] == "-":
+            body += f"{re.escape(chars[k])}-{re.escape(chars[k + 2])}"
+            k += 3
+        else:
+            body += re.escape(chars[k])
+            k += 1
+    return f"(?!/)[{'^' if negated else ''}{body}]", i
+
+
+def _segment(seg: str, extended: bool) -> str:
     """One path segment. Plain backtracking over several `*` is exponential, so each
     `*` but the last takes the shortest run before its fixed-length piece and never
     gives it back (atomic): with fixed-length pieces the leftmost choice is never wrong.
     A run of stars is one star."""
-    pieces = [_fixed(p) for p in re.split(r"\*+", seg)]
+    pieces = [""]
+    for piece in _pieces(seg, extended):
+        if piece != "*":
+            pieces[-1] += piece
+        elif pieces[-1] or len(pieces) == 1:
+            pieces.append("")
     out = pieces[0]
     if len(pieces) > 1:
         out += "".join(f"(?>[^/]*?{p})" for p in pieces[1:-1]) + "[^/]*" + pieces[-1]
     return "/" + out + "(?![^/])"  # the whole segment, never a prefix of it
 
 
-def glob_regex(pattern: str) -> str | None:
+def glob_regex(pattern: str, extended: bool = False) -> str | None:
     """Regex source matching "/" + rel; None for a pattern that matches nothing."""
     pattern = pattern.strip("/")
     if not pattern:
@@ -40,7 +98,7 @@ def glob_regex(pattern: str) -> str | None:
         if seg == "**":
             groups.append([])
         else:
-            groups[-1].append(_segment(seg))
+            groups[-1].append(_segment(seg, extended))
     out = "".join(groups[0])
     out += "".join(f"(?>(?:/[^/]+)*?{''.join(g)})" for g in groups[1:] if g)
     # The trailing group lets a pattern naming a directory take what it contains; it
@@ -48,11 +106,55 @@ def glob_regex(pattern: str) -> str | None:
     return out + "(?:/.*)?"
 
 
-class GlobSet:
-    """Matches a path against any of several globs; an empty set matches nothing."""
+def expand_braces(pattern: str) -> list[str]:
+    """`a{b,c}d` as `abd` and `acd`, nested braces too; a `\\` escapes the next
+    character. Raises GlobError for an unclosed `{` or too many alternatives."""
+    open_at, depth, commas, i = None, 0, [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 1
+        elif ch == "{":
+            if depth == 0:
+                open_at = i
+            depth += 1
+        elif ch == "," and depth == 1:
+            commas.append(i)
+        elif ch == "}" and depth:
+            depth -= 1
+            if depth == 0:
+                cuts = [open_at, *commas, i]
+                alternatives = [pattern[a + 1:b] for a, b in zip(cuts, cuts[1:], strict=False)]
+                head, tail = pattern[:open_at], expand_braces(pattern[i + 1:])
+                out = [head + x + t for alt in alternatives for x in expand_braces(alt)
+                       for t in tail]
+                if len(out) > MAX_ALTERNATIVES:
+                    raise GlobError(f"its {{}} expand to over {MAX_ALTERNATIVES} globs")
+                return out
+        i += 1
+    if depth:
+        raise GlobError("a { is not closed")
+    return [pattern]
 
-    def __init__(self, patterns: Iterable[str]):
-        sources = [s for s in (glob_regex(p) for p in patterns) if s is not None]
+
+def _star_trimmed(pattern: str) -> str:
+    """The pattern without its trailing segments of only stars (werf's path matcher)."""
+    segments = pattern.strip("/").split("/")
+    while segments and segments[-1] and not segments[-1].strip("*"):
+        segments.pop()
+    return "/".join(segments)
+
+
+class GlobSet:
+    """Matches a path against any of several globs; an empty set matches nothing.
+    `extended`: werf's `.Files.Glob` syntax (the module's docstring); may raise GlobError."""
+
+    def __init__(self, patterns: Iterable[str], extended: bool = False):
+        patterns = list(patterns)
+        if extended:
+            patterns = [q for p in patterns for e in expand_braces(p)
+                        for q in dict.fromkeys((e, _star_trimmed(e)))]
+        sources = [s for s in (glob_regex(p, extended) for p in patterns) if s is not None]
         self._re = re.compile("|".join(f"(?:{s})" for s in sources), re.DOTALL) if sources \
             else None
 
