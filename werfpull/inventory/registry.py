@@ -53,9 +53,9 @@ def backoff(attempt: int) -> float:
 
 def call(argv: list[str], opts: skopeo.RegistryOptions, host: str, retries: int = 0,
          on_retry: Callable[[str], None] = lambda line: None) -> process.Result:
-    """Run one registry read with `opts.timeout`, retrying server errors (5xx, 429):
-    skopeo's own retry skips them. Every registry call werfpull makes runs here;
-    `on_retry` hears of each retry, with why."""
+    """Run one registry read with `opts.timeout`, retrying server errors (5xx, 429)
+    that outlast skopeo's own `--retry-times`. Every registry call werfpull makes runs
+    here; `on_retry` hears of each retry, with why."""
     for attempt in range(1, retries + 2):
         result = process.run(argv, timeout=opts.timeout)
         if result.ok or attempt > retries:
