@@ -161,45 +161,81 @@ def test_corrupted_bundle_is_refused_before_anything_is_copied(project, repo, tm
 def test_a_layout_another_script_is_writing_is_left_alone(project, repo, tmp_path,
                                                           minimal_path, shell):
     """Two scripts writing one OCI layout would lose each other's stages (skopeo
-    rewrites index.json whole): the second stops at once, touching nothing."""
+    rewrites index.json whole): the second stops at once, touching nothing, and leaves
+    the first one's lock as it was."""
     plan = make(repo, project, tmp_path)
     script = write_script(plan, tmp_path)
     bundle, dest = tmp_path / "bundle", tmp_path / "dest"
     writer = subprocess.Popen(["sleep", "60"])  # a live pid, standing for the first script
+    holder = f"{writer.pid} {os.uname().nodename}"
     try:
         for directory, args, env in ((bundle, ("export", str(bundle)), {}),
                                      (dest, ("pull",), {"WERFPULL_DEST": f"oci:{dest}"})):
             directory.mkdir()
-            (directory / ".pull-cache.lock").write_text(f"{writer.pid}\n")
+            (directory / ".pull-cache.lock").write_text(f"{holder}\n")
             proc = run_script(script, *args, path=minimal_path, shell=shell, env=env)
             assert proc.returncode == 1, proc.stderr
-            assert f"another script (pid {writer.pid}) is writing {directory}" in proc.stderr
-            # Nothing written, and the first writer's lock is still its own.
+            assert f"another script ({holder}) is writing {directory}" in proc.stderr
             assert sorted(os.listdir(directory)) == [".pull-cache.lock"]
-            assert (directory / ".pull-cache.lock").read_text() == f"{writer.pid}\n"
+            assert (directory / ".pull-cache.lock").read_text() == f"{holder}\n"
     finally:
         writer.kill()
         writer.wait()
 
 
+@pytest.mark.parametrize("holder", ["1 {host}", "{gone} other-host", "", "not a pid"])
+def test_a_lock_is_taken_over_only_from_a_writer_gone_from_this_host(
+        project, repo, tmp_path, minimal_path, holder):
+    """pid 1 runs (a live writer; were it another user's, kill -0 could not signal it
+    and /proc would still show it); another host's pid cannot be checked from here; an
+    unreadable lock proves nothing. Each is left alone, naming the lock to remove."""
+    plan = make(repo, project, tmp_path)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    holder = holder.format(host=os.uname().nodename, gone=gone.pid)
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / ".pull-cache.lock").write_text(f"{holder}\n")
+    proc = run_script(write_script(plan, tmp_path), "export", str(bundle), path=minimal_path)
+    assert proc.returncode == 1, proc.stderr
+    assert f"or remove {bundle}/.pull-cache.lock if none is" in proc.stderr
+    assert sorted(os.listdir(bundle)) == [".pull-cache.lock"]
+
+
+@pytest.mark.parametrize("shell", SHELLS)
 def test_a_lock_whose_writer_is_gone_is_taken_over_and_released(project, repo, tmp_path,
-                                                                 minimal_path):
+                                                                 minimal_path, shell):
     plan = make(repo, project, tmp_path)
     script = write_script(plan, tmp_path)
     bundle = tmp_path / "bundle"
     gone = subprocess.Popen(["true"])
     gone.wait()  # its pid names no process now
     bundle.mkdir()
-    (bundle / ".pull-cache.lock").write_text(f"{gone.pid}\n")
-    proc = run_script(script, "export", str(bundle), path=minimal_path)
+    (bundle / ".pull-cache.lock").write_text(f"{gone.pid} {os.uname().nodename}\n")
+    proc = run_script(script, "export", str(bundle), path=minimal_path, shell=shell)
     assert proc.returncode == 0, proc.stderr
-    assert (bundle / "SHA256SUMS").is_file() and not (bundle / ".pull-cache.lock").exists()
+    assert (bundle / "SHA256SUMS").is_file()
+    assert not [n for n in os.listdir(bundle) if n.startswith(".pull-cache.lock")]
     dest = tmp_path / "imported"
-    proc = run_script(script, "import", str(bundle), path=minimal_path,
+    proc = run_script(script, "import", str(bundle), path=minimal_path, shell=shell,
                       env={"WERFPULL_DEST": f"oci:{dest}"})
     assert proc.returncode == 0, proc.stderr
     assert oci_digests(dest) == {Repo(repo).tagged(p.signature): p.digest for p in plan.pulls}
-    assert not (dest / ".pull-cache.lock").exists()
+    assert not [n for n in os.listdir(dest) if n.startswith(".pull-cache.lock")]
+
+
+def test_a_script_removes_only_its_own_lock(project, repo, tmp_path, minimal_path):
+    """Should another script's lock replace this one's meanwhile (two took over one
+    stale lock at once), leaving does not remove it."""
+    plan = make(repo, project, tmp_path)
+    text = render(plan).replace('each_stage export_stage\n',
+                                'each_stage export_stage\n\tprintf "1 other\\n" >"$LOCK"\n')
+    script = tmp_path / "pull.sh"
+    script.write_text(text)
+    bundle = tmp_path / "bundle"
+    proc = run_script(script, "export", str(bundle), path=minimal_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (bundle / ".pull-cache.lock").read_text() == "1 other\n"
 
 
 def test_bundle_of_another_plan_is_refused(project, repo, tmp_path, minimal_path):

@@ -66,7 +66,9 @@ from: alpine
     # Spec section 9 refuses them; werf's templates write `{{ .Version }}` unquoted, so the
     # message says what YAML made of it and how to keep it a string.
     ("image: a\ndockerfile: D\nargs: {A: 1.10}\n", 6, "args.A",
-     'got a float (1.1; spec section 9) (quote it: A: "1.1")'),
+     'got a float (spec section 9) (quote it: A: "1.10")'),
+    ("image: a\ndockerfile: D\nargs: {A: yes}\n", 6, "args.A",
+     'got a boolean (spec section 9) (quote it: A: "yes")'),
     ("image: a\ndockerfile: D\ncontextAddFiles: {x: 1}\n", 6, "contextAddFiles",
      "expected a string or a list of strings, got a mapping"),
     ("image: a\ndockerfile: D\ncontextAddFiles: [1]\n", 6, "contextAddFiles[0]",

@@ -251,3 +251,70 @@ def test_mapping_checksum_of_stage_globs():
     assert files.checksum(("*.go",)) == expected("src/main.go")
     assert files.checksum(("nothing",)) == hashlib.sha256(b"").hexdigest()
     assert files.checksum(("",)) == hashlib.sha256(b"").hexdigest()
+
+
+# werf's `.Files.Glob` syntax (doublestar v4, as werf's path matcher applies it), read
+# from doublestar's documentation and werf's pkg/path_matcher, never from this code.
+EXTENDED = [
+    ("images/*/{Dockerfile,werf.inc.yaml}", "images/a/Dockerfile", True),
+    ("images/*/{Dockerfile,werf.inc.yaml}", "images/b/werf.inc.yaml", True),
+    ("images/*/{Dockerfile,werf.inc.yaml}", "images/a/README", False),
+    ("{a,{b,c}}/x", "c/x", True),
+    ("{a,{b,c}}/x", "d/x", False),
+    ("x{}y", "xy", True),  # an empty alternative
+    ("{a,b/c}", "b/c", True),
+    ("a,b", "a,b", True),  # a comma outside braces is itself
+    ("\\{a,b\\}", "{a,b}", True),  # escaped braces are literal
+    ("\\{a,b\\}", "a", False),
+    ("{a\\,b,c}", "a,b", True),
+    ("[{]x", "{x", True),  # a class holds no brace
+    ("[abc]", "b", True),
+    ("[abc]", "d", False),
+    ("[a-c]x", "bx", True),
+    ("[!a-c]x", "dx", True),
+    ("[!a-c]x", "bx", False),
+    ("[^a]", "b", True),
+    ("[a\\-z]", "-", True),  # an escaped "-" is no range
+    ("[a\\-z]", "b", False),
+    ("[a-]", "-", True),  # a "-" before "]" is itself
+    ("[\\]]", "]", True),
+    ("[z-a]", "a", False),  # a reversed range matches nothing
+    ("[z-ab]", "b", True),
+    ("[!z-a]", "q", True),
+    ("[a-c]", "/", False),  # a class never matches "/"
+    ("x/[!a]", "x/y/z", True),  # the directory y matches: what it holds is taken
+    ("lit\\*", "lit*", True),
+    ("lit\\*", "litx", False),
+    ("lit\\?", "lit?", True),
+    ("src/*", "src", True),  # trailing star segments trimmed, as werf's matcher does
+    ("src/**", "src", True),
+    ("a/{b,*}", "a", False),  # trimmed before the braces are expanded, as werf does
+    ("a/{b,*}", "a/c", True),
+    ("**/*.yaml", "deep/er/x.yaml", True),
+    ("/oss.yaml", "oss.yaml", True),  # a leading "/" is the project directory
+]
+
+
+@pytest.mark.parametrize("pattern,path,expected", EXTENDED)
+def test_files_glob_syntax(pattern, path, expected):
+    assert GlobSet([pattern], extended=True).match(path) is expected
+
+
+@pytest.mark.parametrize("pattern,path", [("[abc]", "[abc]"), ("a\\b", "a\\b"),
+                                          ("{a,b}", "{a,b}"), ("src/*", "src/x")])
+def test_section_5_globs_keep_brackets_braces_and_backslashes_literal(pattern, path):
+    assert GlobSet([pattern]).match(path)
+
+
+@pytest.mark.parametrize("pattern,message", [
+    ("images/[ab", "a class [ is not closed"),
+    ("x[]", "a class [] is empty"),
+    ("images/{a,b", "a { is not closed"),
+    ("{a,b}" * 11, "expand to over 1024 globs"),
+    ("{a}" * 300, "more than 256 {"),
+])
+def test_files_glob_errors_say_what_is_wrong(pattern, message):
+    from werfpull.signatures.globs import GlobError
+
+    with pytest.raises(GlobError, match=message.replace("[", "\\[").replace("{", "\\{")):
+        GlobSet([pattern], extended=True)

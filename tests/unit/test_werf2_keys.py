@@ -254,6 +254,17 @@ def test_secrets_and_basic_auth_are_never_hashed():
     assert "s3cr3t" not in repr(image) and "hunter2" not in repr(image)
 
 
+def test_a_secret_written_as_a_boolean_or_number_is_its_text_as_werf_reads_it():
+    """deckhouse writes `value: {{ .CargoProxy }}`, which renders to `value: false`."""
+    text = (META + "---\nimage: a\nfrom: x\nsecrets:\n- {id: proxy, value: false}\n"
+            "- {id: port, value: 0808}\n- {id: ratio, value: 1.10}\n- {id: on, env: no}\n")
+    [image] = parse_config(text, "werf.yaml").images
+    assert [(s.id, s.value, s.env) for s in image.secrets] == [
+        ("proxy", "false", None), ("port", "0808", None), ("ratio", "1.10", None),
+        ("on", None, "no")]
+    assert sigs(text) == sigs(META + "---\nimage: a\nfrom: x\n")
+
+
 def test_final_false_changes_no_signature():
     assert sigs(META + "---\nimage: a\nfrom: x\nfinal: false\n") == \
         sigs(META + "---\nimage: a\nfrom: x\n")

@@ -98,10 +98,10 @@ def _args(p, value) -> dict:
         if arg is None:
             continue  # an explicit null is an absent key
         if isinstance(arg, bool) or not isinstance(arg, (str, int)):
+            written = p.doc.texts.get(("args", name))  # `1.10`, which YAML reads as 1.1
             raise p.error(("args", name), f"a build argument is a string or an integer,"
-                          f" got {describe(arg)} ({arg!r}; spec section 9)", key=f"args.{name}",
-                          hint=f"quote it: {name}: \"{_yaml_text(arg)}\"" if isinstance(
-                              arg, (bool, float)) else None)
+                          f" got {describe(arg)} (spec section 9)", key=f"args.{name}",
+                          hint=f"quote it: {name}: \"{written}\"" if written else None)
         out[name] = str(arg)
     return out
 
@@ -137,8 +137,3 @@ def _dependencies(p, value) -> tuple[DockerfileDependency, ...]:
         deps.append(DockerfileDependency(p.string(at + ("image",), data["image"]),
                                          tuple(imports), p.doc.line_of(at)))
     return tuple(deps)
-
-
-def _yaml_text(value) -> str:
-    """A scalar as YAML wrote it, near enough for a hint (`true`, `1.1`)."""
-    return str(value).lower() if isinstance(value, bool) else str(value)

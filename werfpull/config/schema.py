@@ -9,7 +9,7 @@ import logging
 
 from werfpull.config import dockerfile, werf2
 from werfpull.config.model import Config, GitMapping, Image, Import, Mount
-from werfpull.config.yamldoc import Document, describe
+from werfpull.config.yamldoc import Document, describe, dotted
 from werfpull.errors import ConfigError, close_matches
 from werfpull.signatures.stages import DEP_STAGES, IMPORT_STAGES, USER_STAGES
 
@@ -146,7 +146,7 @@ class _Parser:
 
     def error(self, at: tuple, message: str, key: str | None = None, hint=None) -> ConfigError:
         if key is None and any(isinstance(k, str) for k in at):
-            key = _dotted(at)
+            key = dotted(at)
         return ConfigError(message, file=self.path, line=self.doc.line_of(at),
                            document=self.label, key=key, hint=hint)
 
@@ -160,7 +160,7 @@ class _Parser:
             if key not in allowed:
                 near = close_matches(key, allowed, n=1)
                 raise self.error(
-                    at + (key,), "unknown key", key=_dotted(at + (key,)),
+                    at + (key,), "unknown key", key=dotted(at + (key,)),
                     hint=f"did you mean {near[0]!r}?" if near else
                     f"expected one of: {', '.join(allowed)}",
                 )
@@ -415,10 +415,3 @@ class _Parser:
         if "exactValues" in docker:
             self.boolean(("docker", "exactValues"), docker["exactValues"])
         return werf2.drop_nulls(docker) or None
-
-
-def _dotted(path: tuple) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out

@@ -105,6 +105,14 @@ def image_fields(p, kind: str, body: dict, build: dict) -> dict:
     }
 
 
+def _secret_field(p, at: tuple, value) -> str:
+    """A string; a boolean or number as it is written (`value: false` is the secret
+    "false"), as werf reads these fields. Never hashed, so no signature depends on it."""
+    if isinstance(value, (bool, int, float)) and at in p.doc.texts:
+        return p.doc.texts[at]
+    return p.string(at, value)
+
+
 def secrets(p, value) -> tuple[Secret, ...]:
     secrets = []
     for i, raw in enumerate(p.list_of_mappings(("secrets",), value)):
@@ -116,7 +124,7 @@ def secrets(p, value) -> tuple[Secret, ...]:
         if len(sources) != 1:
             raise p.error(at, "a secret needs exactly one of 'env', 'src', 'value'"
                           + (f", got {', '.join(sources)}" if sources else ""))
-        fields = {k: p.string(at + (k,), data[k]) for k in SECRET_KEYS if k in data}
+        fields = {k: _secret_field(p, at + (k,), data[k]) for k in SECRET_KEYS if k in data}
         if not _SECRET_ID.fullmatch(fields["id"]):
             # It names the file /run/secrets/ID in the build container.
             raise p.error(at + ("id",), f"secret id {fields['id']!r} must be letters, digits,"

@@ -33,6 +33,9 @@ class Document:
     line: int
     data: object
     lines: dict = field(default_factory=dict)
+    # Source text of each boolean or number, where werf keeps a value as it was written
+    # (a secret's value; a hint's suggestion to quote it).
+    texts: dict = field(default_factory=dict)
 
     def line_of(self, path: Path) -> int:
         while path not in self.lines and path:
@@ -108,9 +111,11 @@ class _Converter:
 
     def scalar(self, node: ScalarNode, path: Path):
         value = self.construct(node)
+        if isinstance(value, (bool, int, float)):
+            self.doc.texts[path] = node.value
         if value is None or isinstance(value, (bool, int, str)):
             return value
-        key = path[-1] if path and isinstance(path[-1], str) else None
+        key = dotted(path) or None
         if isinstance(value, float):
             if math.isnan(value) or math.isinf(value):
                 raise self.fail(node, f"{node.value!r} (NaN or infinity) cannot be held by JSON",
@@ -128,6 +133,14 @@ class _Converter:
             return self.loader.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             raise self.fail(node, _problem(exc)) from None
+
+
+def dotted(path: Path) -> str:
+    """A key path as messages name it: `secrets[1].src`."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
 
 
 def describe(value) -> str:

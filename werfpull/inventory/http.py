@@ -225,8 +225,8 @@ class Client:
                     continue  # the server closed an idle connection: open a new one
                 raise Fallback(f"{type(exc).__name__}: {exc}") from None
             if response.status >= 500 or response.status == 429:
-                self._on_server_error(f"retry of a registry read through skopeo: {self.host}"
-                                      f" answered HTTP {response.status} to {method} {path}")
+                self._on_server_error(f"retry of a registry read: {self.host} answered"
+                                      f" HTTP {response.status} to {method} {path}")
             if len(body) > MAX_BODY:
                 conn.close()
                 raise Fallback("response too large")

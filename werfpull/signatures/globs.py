@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable
 
 MAX_ALTERNATIVES = 1024  # a glob of nested braces expands multiplicatively
+MAX_BRACES = 256  # each { is a level of recursion
 
 
 class GlobError(ValueError):
@@ -44,28 +45,34 @@ def _pieces(seg: str, extended: bool) -> list[str]:
 
 
 def _char_class(seg: str, start: int) -> tuple[str, int]:
-    """The class opening at seg[start] as a regex, and the index of its `]`."""
+    """The class opening at seg[start] as a regex, and the index of its `]`. As in
+    doublestar, a range is an unescaped `-` between two characters; a reversed range
+    (`z-a`) matches nothing."""
     i, negated = start + 1, False
     if i < len(seg) and seg[i] in "!^":
         negated, i = True, i + 1
-    chars: list[str] = []
+    items: list[tuple[str, bool]] = []  # (character, escaped)
     while i < len(seg) and seg[i] != "]":
-        if seg[i] == "\\" and i + 1 < len(seg):
-            i += 1
-        chars.append(seg[i])
+        escaped = seg[i] == "\\" and i + 1 < len(seg)
+        i += escaped
+        items.append((seg[i], escaped))
         i += 1
-    if i >= len(seg) or not chars:
-        raise GlobError("a class [] is empty" if not chars and i < len(seg)
+    if i >= len(seg) or not items:
+        raise GlobError("a class [] is empty" if not items and i < len(seg)
                         else "a class [ is not closed")
-    body, k = "", 0
-    while k < len(chars):
-        if k + 2 < len(chars) and chars[k + 1] == "-":
-            body += f"{re.escape(chars[k])}-{re.escape(chars[k + 2])}"
+    parts, k = [], 0
+    while k < len(items):
+        if k + 2 < len(items) and items[k + 1] == ("-", False):
+            low, high = items[k][0], items[k + 2][0]
+            if low <= high:
+                parts.append(f"{re.escape(low)}-{re.escape(high)}")
             k += 3
         else:
-            body += re.escape(chars[k])
+            parts.append(re.escape(items[k][0]))
             k += 1
-    return f"(?!/)[{'^' if negated else ''}{body}]", i
+    if not parts:  # only reversed ranges: nothing, or (negated) any one character
+        return ("[^/]" if negated else "(?!)"), i
+    return f"(?!/)[{'^' if negated else ''}{''.join(parts)}]", i
 
 
 def _segment(seg: str, extended: bool) -> str:
@@ -108,12 +115,17 @@ def glob_regex(pattern: str, extended: bool = False) -> str | None:
 
 def expand_braces(pattern: str) -> list[str]:
     """`a{b,c}d` as `abd` and `acd`, nested braces too; a `\\` escapes the next
-    character. Raises GlobError for an unclosed `{` or too many alternatives."""
+    character, and a class (`[{]`) holds no brace. Raises GlobError for an unclosed
+    `{`, more than MAX_BRACES of them or more than MAX_ALTERNATIVES globs."""
+    if pattern.count("{") > MAX_BRACES:
+        raise GlobError(f"it has more than {MAX_BRACES} {{")
     open_at, depth, commas, i = None, 0, [], 0
     while i < len(pattern):
         ch = pattern[i]
         if ch == "\\":
             i += 1
+        elif ch == "[":
+            i = _class_close(pattern, i)
         elif ch == "{":
             if depth == 0:
                 open_at = i
@@ -124,17 +136,27 @@ def expand_braces(pattern: str) -> list[str]:
             depth -= 1
             if depth == 0:
                 cuts = [open_at, *commas, i]
-                alternatives = [pattern[a + 1:b] for a, b in zip(cuts, cuts[1:], strict=False)]
-                head, tail = pattern[:open_at], expand_braces(pattern[i + 1:])
-                out = [head + x + t for alt in alternatives for x in expand_braces(alt)
-                       for t in tail]
-                if len(out) > MAX_ALTERNATIVES:
+                heads = [x for a, b in zip(cuts, cuts[1:], strict=False)
+                         for x in expand_braces(pattern[a + 1:b])]
+                tails = expand_braces(pattern[i + 1:])
+                if len(heads) * len(tails) > MAX_ALTERNATIVES:
                     raise GlobError(f"its {{}} expand to over {MAX_ALTERNATIVES} globs")
-                return out
+                return [pattern[:open_at] + h + t for h in heads for t in tails]
         i += 1
     if depth:
         raise GlobError("a { is not closed")
     return [pattern]
+
+
+def _class_close(pattern: str, start: int) -> int:
+    """Index of the `]` closing the class at `start` (the class is checked later), or
+    `start` itself when none does: then `[` is read on as it is."""
+    i = start + 1
+    if i < len(pattern) and pattern[i] in "!^":
+        i += 1
+    while i < len(pattern) and pattern[i] not in "]/":
+        i += 2 if pattern[i] == "\\" else 1
+    return i if i < len(pattern) and pattern[i] == "]" else start
 
 
 def _star_trimmed(pattern: str) -> str:
@@ -151,9 +173,9 @@ class GlobSet:
 
     def __init__(self, patterns: Iterable[str], extended: bool = False):
         patterns = list(patterns)
-        if extended:
-            patterns = [q for p in patterns for e in expand_braces(p)
-                        for q in dict.fromkeys((e, _star_trimmed(e)))]
+        if extended:  # trimmed as werf trims, before the braces are expanded
+            patterns = [e for p in patterns for q in dict.fromkeys((p, _star_trimmed(p)))
+                        for e in expand_braces(q)]
         sources = [s for s in (glob_regex(p, extended) for p in patterns) if s is not None]
         self._re = re.compile("|".join(f"(?:{s})" for s in sources), re.DOTALL) if sources \
             else None
