@@ -96,6 +96,22 @@ def test_burst_of_503_is_retried(project, proxy, tmp_path):
     assert_complete(dest, plan)
 
 
+def test_a_503_met_by_applys_tag_checks_is_said_and_counted(project, proxy, tmp_path):
+    project.publish()
+    dest = oci(tmp_path)
+    path, plan = project.save_plan(dest)
+    proxy.fail_next(2)  # the tag checks' first HTTP reads
+
+    proc = project.apply(path)
+
+    assert proc.returncode == 0, proc.stderr
+    assert proxy.stats()["faults_503"] == 2
+    retried = [line for line in proc.stderr.splitlines() if "a registry read" in line]
+    assert retried and all("503" in line for line in retried), proc.stderr
+    assert report(proc)["retries"] >= len(retried)
+    assert_complete(dest, plan)
+
+
 def test_burst_of_503_while_planning_is_retried(project, proxy, tmp_path):
     project.publish()
     dest = store(tmp_path)
@@ -169,7 +185,9 @@ def test_permanent_503_fails_naming_registry_and_stage(project, proxy, tmp_path,
     out = report(proc)
     assert out["skipped"] == [x["signature"]]
     assert [f["signature"] for f in out["failed"]] == [y["signature"]]
-    assert out["retries"] == 1
+    # The one copy retry --retries 1 allows, and each tag read the 503 made ask again.
+    reads = [line for line in proc.stderr.splitlines() if "retry of a registry read" in line]
+    assert reads and out["retries"] == 1 + len(reads), proc.stderr
     assert_nothing_half_tagged(dest, plan)
     assert set(landed(dest)) == {f"{plan['repo']}:{x['tag']}"}
 

@@ -70,6 +70,10 @@ class PullInto:
     def timeout(self) -> float | None:
         return self.opts.timeout
 
+    @property
+    def retried(self) -> int:
+        return self._remote.retried if self._remote is not None else 0
+
     def present(self, pulls: list[Pull]) -> set[str]:
         """The pulls the destination holds with the planned content; a stage held with
         other content is copied again, which replaces it."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from werfpull.apply.transfer import DEFAULT_JOBS, DEFAULT_RETRIES, Event, Outcome, Transfer
 from werfpull.destinations import ContainersStorage, parse_dest
@@ -32,13 +32,19 @@ class PushFrom:
     opts: skopeo.RegistryOptions
     local_names: dict  # signature -> the stage's name in the store
     max_jobs = None
+    _remote: Remote | None = field(default=None, init=False, repr=False)
 
     @property
     def timeout(self) -> float | None:
         return self.opts.timeout
 
+    @property
+    def retried(self) -> int:
+        return self._remote.retried if self._remote is not None else 0
+
     def present(self, pulls: list[Pull]) -> set[str]:
-        return Remote(self.repo, self.opts).existing([p.signature for p in pulls])
+        self._remote = Remote(self.repo, self.opts)
+        return self._remote.existing([p.signature for p in pulls])
 
     def argv(self, pull: Pull, digestfile: str) -> list[str]:
         return skopeo.copy(

@@ -38,6 +38,7 @@ class Direction(Protocol):
 
     max_jobs: int | None  # a limit the target storage sets, or None
     timeout: float | None  # seconds one copy may take (the registry options)
+    retried: int  # registry reads retried besides the copies (tag checks, presence)
 
     def present(self, pulls: list[Pull]) -> set[str]:
         """Signatures of the `pulls` the target already holds correctly."""
@@ -122,6 +123,7 @@ class Transfer:
             else:
                 todo.append(pull)
         self._run_parallel(todo, outcome)
+        outcome.retries += self.direction.retried
         outcome.seconds = time.monotonic() - started
         if self.fatal is not None:
             raise self.fatal
