@@ -50,6 +50,17 @@ PROJECTS = {
         "choose-edition", "pod-reloader-src-artifact", "pod-reloader-artifact", "pod-reloader",
         "images-digests-and-version", "bundle", "release-channel-version"], {},
         FROM_IMAGE_EXTERNAL),
+    # images/ in Glob order (controller, garage, go-hooks, seaweedfs, webhooks); without
+    # CARGO_PROXY the garage-artifact secret renders as `value: false`, the secret "false".
+    "deckhouse-sds-object": ([
+        "base/vex", "choose-edition",
+        "controller-src-artifact", "controller-golang-artifact", "controller",
+        "garage-src-artifact", "garage-artifact", "garage",
+        "go-hooks-src-artifact", "go-hooks-artifact",
+        "seaweedfs-src-artifact", "seaweedfs-golang-artifact", "seaweedfs",
+        "webhooks-src-artifact", "webhooks-golang-artifact", "webhooks",
+        "images-digests", "docs-generator", "bundle",
+        "release-channel-version-artifact", "release-channel-version"], {}, None),
     "e2e-cmd-entrypoint": ([
         "dockerfile_shell_entrypoint", "dockerfile_exec_entrypoint", "dockerfile_shell_cmd",
         "dockerfile_exec_cmd", "dockerfile_no_cmd_no_entrypoint",
@@ -73,6 +84,8 @@ PROJECTS = {
     "e2e-simple": (["dockerfile", "stapel-shell"], {}, None),
     "e2e-stages-copy": (["backend", "artifact"],
                         {"ARTIFACT_CACHE_VERSION": "1", "ARTIFACT_DATA": "one"}, None),
+    # One image for build.platform's two platforms: config.images holds it once.
+    "flant-shell-operator": (["main"], {}, None),
     "go-template": (["app", "template-sv"], {"OS": "Linux", "RELEASE": "1.0"}, None),
     "hello-k8s": (["hello-k8s"], {}, None),
     "legacy-ansible-general": (["alpine-test", "ubuntu-test"], {}, None),
