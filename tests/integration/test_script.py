@@ -229,7 +229,7 @@ def test_a_script_removes_only_its_own_lock(project, repo, tmp_path, minimal_pat
     stale lock at once), leaving does not remove it."""
     plan = make(repo, project, tmp_path)
     text = render(plan).replace('each_stage export_stage\n',
-                                'each_stage export_stage\n\tprintf "1 other\\n" >"$LOCK"\n')
+                                'each_stage export_stage\n\tprintf "1 other\\n" >"$lock"\n')
     script = tmp_path / "pull.sh"
     script.write_text(text)
     bundle = tmp_path / "bundle"

@@ -52,14 +52,14 @@ def _char_class(seg: str, start: int) -> tuple[str, int]:
     if i < len(seg) and seg[i] in "!^":
         negated, i = True, i + 1
     items: list[tuple[str, bool]] = []  # (character, escaped)
-    while i < len(seg) and seg[i] != "]":
+    while i < len(seg) and seg[i] not in "]/":  # a class never holds "/"
         escaped = seg[i] == "\\" and i + 1 < len(seg)
         i += escaped
         items.append((seg[i], escaped))
         i += 1
-    if i >= len(seg) or not items:
-        raise GlobError("a class [] is empty" if not items and i < len(seg)
-                        else "a class [ is not closed")
+    closed = i < len(seg) and seg[i] == "]"
+    if not closed or not items:
+        raise GlobError("a class [] is empty" if closed else "a class [ is not closed")
     parts, k = [], 0
     while k < len(items):
         if k + 2 < len(items) and items[k + 1] == ("-", False):
@@ -149,14 +149,12 @@ def expand_braces(pattern: str) -> list[str]:
 
 
 def _class_close(pattern: str, start: int) -> int:
-    """Index of the `]` closing the class at `start` (the class is checked later), or
-    `start` itself when none does: then `[` is read on as it is."""
-    i = start + 1
-    if i < len(pattern) and pattern[i] in "!^":
-        i += 1
-    while i < len(pattern) and pattern[i] not in "]/":
-        i += 2 if pattern[i] == "\\" else 1
-    return i if i < len(pattern) and pattern[i] == "]" else start
+    """Index of the `]` closing the class at `start`, or `start` itself when it is no
+    class: then `[` is read on as it is (and refused where its segment is compiled)."""
+    try:
+        return _char_class(pattern, start)[1]
+    except GlobError:
+        return start
 
 
 def _star_trimmed(pattern: str) -> str:
